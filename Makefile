@@ -1,0 +1,31 @@
+# The two commands a newcomer needs:
+#   make run    set up .venv when missing, then run the embedded default end to end
+#   make test   set up .venv when missing, then run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+TARGETS ?= results/tables/decoding.csv results/tables/encoding.csv
+
+.PHONY: setup run test benchmark clean
+
+# The stamp is refreshed whenever the pinned requirements change.
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES) $(TARGETS)
+
+test: setup
+	$(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/ridge_2v2.py
+
+clean:
+	rm -rf results .snakemake

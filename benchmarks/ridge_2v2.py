@@ -1,0 +1,278 @@
+"""Time cross-validated ridge and 2v2 scoring on a Pereira-size problem.
+
+Builds a synthetic decoding problem of the size of Pereira et al. (2018) experiment 2/3
+(627 sentences in passages of 4, 10,000 voxels -> 768 model dimensions, 5 outer folds
+grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
+
+(a) ``brainalign.ridge.cross_val_predict_ridge`` (LOO over one eigendecomposition per fold);
+(b) scikit-learn ``RidgeCV`` (also efficient LOO) on ``StandardScaler``-ed training rows,
+    fitted per outer fold;
+(c) a naive loop: per outer fold and alpha, inner 5-fold grouped CV with ``Ridge``, then a
+    refit with the best alpha.
+
+It checks that (a) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
+the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
+(768 dims -> voxels) for (a) and (b). Usage::
+
+    python benchmarks/ridge_2v2.py [--quick] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from brainalign.metrics import two_vs_two
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+
+
+def make_problem(n_stimuli: int, n_voxels: int, n_dims: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Synthetic voxels and embeddings sharing a passage-structured latent.
+
+    Returns
+    -------
+    voxels : ndarray of shape (n_stimuli, n_voxels)
+    embeddings : ndarray of shape (n_stimuli, n_dims)
+    groups : ndarray of shape (n_stimuli,)
+        Passage of each stimulus, 4 per passage (the last one shorter).
+    """
+    rng = np.random.default_rng(seed)
+    groups = np.arange(n_stimuli) // 4
+    n_latent = 64
+    passage_effect = rng.standard_normal((groups.max() + 1, n_latent))
+    latent = 0.7 * passage_effect[groups] + rng.standard_normal((n_stimuli, n_latent))
+    embeddings = latent @ rng.standard_normal((n_latent, n_dims)) + 2.0 * rng.standard_normal((n_stimuli, n_dims))
+    voxel_loadings = rng.standard_normal((n_latent, n_voxels)) / np.sqrt(n_latent)
+    # Noisy voxels, so that decoding is far from perfect (2v2 about 0.9 at 10,000 voxels)
+    # and the alpha choice matters.
+    voxels = latent @ voxel_loadings + 15.0 * rng.standard_normal((n_stimuli, n_voxels))
+    return voxels, embeddings, groups
+
+
+def sklearn_ridgecv(X, Y, alphas, folds) -> tuple[np.ndarray, np.ndarray]:
+    """(b): RidgeCV per outer fold on training rows scaled by a training-only scaler."""
+    predictions = np.empty(Y.shape)
+    chosen = np.empty(len(folds))
+    for number, (train, test) in enumerate(folds):
+        scaler = StandardScaler().fit(X[train])
+        model = RidgeCV(alphas=alphas, alpha_per_target=False).fit(scaler.transform(X[train]), Y[train])
+        predictions[test] = model.predict(scaler.transform(X[test]))
+        chosen[number] = model.alpha_
+    return predictions, chosen
+
+
+def naive_nested_cv(X, Y, alphas, folds, groups, n_inner_folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(c): per outer fold, per alpha, inner grouped K-fold with Ridge, then refit."""
+    predictions = np.empty(Y.shape)
+    chosen = np.empty(len(folds))
+    for number, (train, test) in enumerate(folds):
+        scaler = StandardScaler().fit(X[train])
+        X_train, Y_train = scaler.transform(X[train]), Y[train]
+        inner = list(GroupKFold(n_splits=n_inner_folds).split(X_train, Y_train, groups[train]))
+        errors = []
+        for alpha in alphas:
+            squared_error = 0.0
+            for inner_train, inner_test in inner:
+                model = Ridge(alpha=alpha).fit(X_train[inner_train], Y_train[inner_train])
+                squared_error += np.sum((model.predict(X_train[inner_test]) - Y_train[inner_test]) ** 2)
+            errors.append(squared_error)
+        chosen[number] = alphas[int(np.argmin(errors))]
+        model = Ridge(alpha=chosen[number]).fit(X_train, Y_train)
+        predictions[test] = model.predict(scaler.transform(X[test]))
+    return predictions, chosen
+
+
+def timed(function: Callable, repeats: int) -> tuple[float, list[float], object]:
+    """Median wall time over ``repeats`` calls, all times, and the last result."""
+    times = []
+    result = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times, result
+
+
+def agreement(ours: np.ndarray, theirs: np.ndarray, alphas_ours, alphas_theirs, folds) -> dict:
+    """Largest prediction difference (relative to the largest prediction) on same-alpha folds."""
+    same = [number for number in range(len(folds)) if alphas_ours[number] == alphas_theirs[number]]
+    if not same:
+        return {"folds_same_alpha": 0, "max_relative_difference": None}
+    rows = np.concatenate([folds[number][1] for number in same])
+    difference = np.abs(ours[rows] - theirs[rows]).max() / np.abs(theirs[rows]).max()
+    return {"folds_same_alpha": len(same), "max_relative_difference": float(difference)}
+
+
+def machine() -> dict:
+    blas = [
+        {key: info.get(key) for key in ("internal_api", "num_threads", "version", "architecture")}
+        for info in threadpool_info()
+    ]
+    cpu_model = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "blas": blas,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 voxels instead of 10,000 (about 10x faster)")
+    parser.add_argument("--voxels", type=int, default=None, help="override the number of voxels")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the fast timings (median reported)")
+    parser.add_argument("--naive-repeats", type=int, default=1, help="repeats of the slow naive nested CV")
+    parser.add_argument("--two-vs-two-repeats", type=int, default=21)
+    parser.add_argument("--blas-threads", type=int, default=None, help="limit BLAS threads (default: BLAS's own)")
+    parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive nested CV")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+
+    n_stimuli, n_dims, n_folds = 627, 768, 5
+    n_voxels = args.voxels or (2000 if args.quick else 10_000)
+    alphas = np.logspace(-2, 6, 10)
+    voxels, embeddings, groups = make_problem(n_stimuli, n_voxels, n_dims, args.seed)
+    folds = grouped_folds(groups, n_folds, seed=args.seed)
+
+    with threadpool_limits(limits=args.blas_threads):
+        results: dict = {
+            "command": " ".join(["python", "benchmarks/ridge_2v2.py", *sys.argv[1:]]),
+            "machine": machine(),
+            "problem": {
+                "n_stimuli": n_stimuli,
+                "n_groups": int(groups.max() + 1),
+                "n_voxels": n_voxels,
+                "n_dims": n_dims,
+                "n_folds": n_folds,
+                "alphas": alphas.tolist(),
+            },
+            "decoding": {},
+            "encoding": {},
+        }
+        decoding = results["decoding"]
+
+        # (a) ours
+        ours_time, ours_times, (ours, ours_alphas) = timed(
+            lambda: cross_val_predict_ridge(voxels, embeddings, alphas, folds, return_alphas=True), args.repeats
+        )
+        decoding["ours"] = {"seconds": ours_time, "all_seconds": ours_times, "alphas": ours_alphas.tolist()}
+        # (b) sklearn RidgeCV
+        sk_time, sk_times, (sk, sk_alphas) = timed(
+            lambda: sklearn_ridgecv(voxels, embeddings, alphas, folds), args.repeats
+        )
+        decoding["sklearn_ridgecv"] = {"seconds": sk_time, "all_seconds": sk_times, "alphas": sk_alphas.tolist()}
+        decoding["sklearn_ridgecv"]["speedup_of_ours"] = sk_time / ours_time
+        decoding["agreement_ours_vs_ridgecv"] = agreement(ours, sk, ours_alphas, sk_alphas, folds)
+        # (c) naive nested CV, once by default: it is the slow reference.
+        if not args.skip_naive:
+            naive_time, naive_times, (_, naive_alphas) = timed(
+                lambda: naive_nested_cv(voxels, embeddings, alphas, folds, groups), args.naive_repeats
+            )
+            decoding["naive_nested_cv"] = {
+                "seconds": naive_time,
+                "all_seconds": naive_times,
+                "alphas": naive_alphas.tolist(),
+                "speedup_of_ours": naive_time / ours_time,
+            }
+
+        # 2v2 on the out-of-fold decoding predictions: all n (n - 1) / 2 pairs.
+        two_vs_two_time, two_vs_two_times, accuracy = timed(
+            lambda: two_vs_two(ours, embeddings), args.two_vs_two_repeats
+        )
+        results["two_vs_two"] = {
+            "milliseconds_median": 1e3 * two_vs_two_time,
+            "milliseconds_min": 1e3 * min(two_vs_two_times),
+            "n_pairs": n_stimuli * (n_stimuli - 1) // 2,
+            "accuracy": accuracy,
+        }
+
+        # Encoding: 768 dims -> all voxels; many targets make the pooled LOO shortcut count.
+        encoding = results["encoding"]
+        enc_time, enc_times, (enc, enc_alphas) = timed(
+            lambda: cross_val_predict_ridge(embeddings, voxels, alphas, folds, return_alphas=True), args.repeats
+        )
+        encoding["ours"] = {"seconds": enc_time, "all_seconds": enc_times, "alphas": enc_alphas.tolist()}
+        sk_enc_time, sk_enc_times, (sk_enc, sk_enc_alphas) = timed(
+            lambda: sklearn_ridgecv(embeddings, voxels, alphas, folds), args.repeats
+        )
+        encoding["sklearn_ridgecv"] = {
+            "seconds": sk_enc_time,
+            "all_seconds": sk_enc_times,
+            "alphas": sk_enc_alphas.tolist(),
+            "speedup_of_ours": sk_enc_time / enc_time,
+        }
+        encoding["agreement_ours_vs_ridgecv"] = agreement(enc, sk_enc, enc_alphas, sk_enc_alphas, folds)
+
+    print(markdown_table(results))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+
+
+def markdown_table(results: dict) -> str:
+    problem = results["problem"]
+    lines = [
+        f"Problem: {problem['n_stimuli']} stimuli in {problem['n_groups']} groups, {problem['n_voxels']} voxels, "
+        f"{problem['n_dims']} dims, {problem['n_folds']} outer folds, {len(problem['alphas'])} alphas",
+        "",
+        "| direction | method | wall time, median (s) | best (s) | ours is faster by (median) | alphas chosen per fold |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for direction in ("decoding", "encoding"):
+        for method, label in (
+            ("ours", "brainalign cross_val_predict_ridge"),
+            ("sklearn_ridgecv", "sklearn RidgeCV + StandardScaler"),
+            ("naive_nested_cv", "naive inner 5-fold CV with Ridge"),
+        ):
+            entry = results[direction].get(method)
+            if entry is None:
+                continue
+            speedup = f"{entry['speedup_of_ours']:.1f}x" if "speedup_of_ours" in entry else "1x"
+            chosen = ", ".join(f"{alpha:g}" for alpha in entry["alphas"])
+            best = min(entry.get("all_seconds", [entry["seconds"]]))
+            lines.append(f"| {direction} | {label} | {entry['seconds']:.2f} | {best:.2f} | {speedup} | {chosen} |")
+    two_vs_two_result = results["two_vs_two"]
+    lines += [
+        "",
+        f"2v2 on the out-of-fold decoding predictions ({two_vs_two_result['n_pairs']:,} pairs): "
+        f"median {two_vs_two_result['milliseconds_median']:.1f} ms, min {two_vs_two_result['milliseconds_min']:.1f} ms, "
+        f"accuracy {two_vs_two_result['accuracy']:.3f}",
+    ]
+    for direction in ("decoding", "encoding"):
+        agree = results[direction]["agreement_ours_vs_ridgecv"]
+        if agree["max_relative_difference"] is None:
+            lines.append(f"{direction}: no fold chose the same alpha in ours and RidgeCV")
+        else:
+            lines.append(
+                f"{direction}: ours vs RidgeCV on the {agree['folds_same_alpha']} folds with the same alpha: "
+                f"max |difference| / max |prediction| = {agree['max_relative_difference']:.1e}"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

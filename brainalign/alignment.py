@@ -1,0 +1,129 @@
+"""Brain alignment of one subject: cross-validated decoding and encoding for every ROI.
+
+Decoding predicts the model representation from the voxels of an ROI; encoding predicts the
+voxels from the representation. Both use out-of-fold ridge predictions with folds grouped by
+passage (or image), and are scored with 2v2 accuracy pooled over all held-out stimuli;
+encoding also reports the mean Pearson r over voxels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from brainalign.brains.store import SubjectResponses
+from brainalign.errors import ConfigError, DataError
+from brainalign.features import FeatureStore
+from brainalign.metrics import pearson_per_column, two_vs_two
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+
+
+@dataclass(frozen=True)
+class RidgeSettings:
+    """How decoding and encoding are fitted and scored (config section ``ridge``)."""
+
+    alphas: tuple[float, ...]
+    n_folds: int = 5
+    per_target_alpha: bool = False
+    distance: str = "correlation"
+    directions: tuple[str, ...] = ("decoding", "encoding")
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alphas", tuple(float(alpha) for alpha in self.alphas))
+        object.__setattr__(self, "directions", tuple(self.directions))
+        unknown = set(self.directions) - {"decoding", "encoding"}
+        if unknown:
+            raise ConfigError(f"config key ridge.directions: unknown {sorted(unknown)}; use decoding and/or encoding")
+
+
+def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[int, np.ndarray]:
+    """Return each layer's representations in the subject's stimulus order.
+
+    Returns
+    -------
+    dict
+        layer -> array (n_stimuli, n_dims), rows in ``responses.stimulus_ids`` order.
+
+    Raises
+    ------
+    DataError
+        If the feature store lacks any of the subject's stimuli.
+    """
+    row_of = {stimulus: row for row, stimulus in enumerate(features.stimulus_ids)}
+    missing = [stimulus for stimulus in responses.stimulus_ids if stimulus not in row_of]
+    if missing:
+        raise DataError(
+            f"the feature store has no representation for {len(missing)} stimuli of subject "
+            f"{responses.subject} (first: {missing[:5]}); rebuild the features from the current "
+            "stimulus table"
+        )
+    rows = np.array([row_of[stimulus] for stimulus in responses.stimulus_ids])
+    return {layer: matrix[rows] for layer, matrix in features.layers.items()}
+
+
+def score_subject(
+    responses: SubjectResponses,
+    features: FeatureStore,
+    *,
+    settings: RidgeSettings,
+    model: str,
+    task: str,
+    method: str,
+) -> pd.DataFrame:
+    """Decode and encode every ROI x layer of one subject.
+
+    Parameters
+    ----------
+    responses : SubjectResponses
+        The subject's ROI matrices, each (n_stimuli, n_voxels).
+    features : FeatureStore
+        Representations of (at least) the subject's stimuli, one (n, n_dims) matrix per layer.
+    settings : RidgeSettings
+    model, task, method : str
+        Identify the model variant in the output rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per direction x ROI x layer x metric with the columns of
+        :data:`brainalign.tables.TABLE_COLUMNS`.
+    """
+    layers = align_features(responses, features)
+    folds = grouped_folds(np.asarray(responses.groups), settings.n_folds, seed=settings.seed)
+    rows = []
+    for roi, voxels in responses.rois.items():
+        for layer, representation in sorted(layers.items()):
+            for direction in settings.directions:
+                inputs, targets = (voxels, representation) if direction == "decoding" else (representation, voxels)
+                predicted = cross_val_predict_ridge(
+                    inputs,
+                    targets,
+                    settings.alphas,
+                    folds,
+                    per_target_alpha=settings.per_target_alpha,
+                )
+                metrics = {"2v2": two_vs_two(predicted, targets, distance=settings.distance)}
+                if direction == "encoding":
+                    metrics["pearson_r"] = float(np.mean(pearson_per_column(predicted, targets)))
+                for metric, score in metrics.items():
+                    rows.append(
+                        {
+                            "direction": direction,
+                            "dataset": responses.dataset,
+                            "simulated": responses.simulated,
+                            "subject": responses.subject,
+                            "roi": roi,
+                            "n_voxels": voxels.shape[1],
+                            "n_stimuli": voxels.shape[0],
+                            "model": model,
+                            "task": task,
+                            "method": method,
+                            "layer": layer,
+                            "metric": metric,
+                            "score": score,
+                        }
+                    )
+    return pd.DataFrame(rows)

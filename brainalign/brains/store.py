@@ -1,0 +1,308 @@
+"""The per-subject response store: ``results/brains/{dataset}/{subject}.h5``.
+
+Every loader (Pereira ``.mat``, the 627-sentence ``.npy`` layout, BOLD5000) turns its raw
+files into one :class:`SubjectResponses`, and the rest of the workflow only ever reads this
+store. HDF5 layout (format version 1)::
+
+    /                      attrs: format_version, dataset, subject, simulated
+    /stimulus_ids          (n,) utf-8 strings, presentation order
+    /stimulus_texts        (n,) utf-8 strings
+    /groups                (n,) utf-8 strings (passage / image label for grouped CV folds)
+    /rois/<name>           (n, n_voxels) float32, NaN-free; insertion order tracked
+    /provenance/keys       (m,) utf-8 strings
+    /provenance/values     (m,) utf-8 strings
+
+Also here: :func:`clean_voxels`, which every loader uses to drop unusable voxels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from brainalign.errors import DataError
+from brainalign.io import atomic_output
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_STR = h5py.string_dtype("utf-8")
+
+
+@dataclass(frozen=True, eq=False)
+class SubjectResponses:
+    """Responses of one subject to n stimuli, per ROI.
+
+    Attributes
+    ----------
+    dataset : str
+        Dataset name, e.g. ``"pereira"``.
+    subject : str
+        Subject id, e.g. ``"P01"``.
+    stimulus_ids : tuple of str, length n
+        Unique stimulus ids in presentation order.
+    stimulus_texts : tuple of str, length n
+        The sentence (or image file name) of each stimulus.
+    groups : tuple of str, length n
+        Passage / image-category label; cross-validation folds never split a group.
+    rois : dict of str to ndarray
+        ROI name -> (n, n_voxels) float32 matrix, finite, at least one voxel.
+    simulated : bool
+        True when the responses come from the simulator (must be labelled downstream).
+    provenance : dict of str to str
+        Free-form record of sources, e.g. ``{"source:<file>": sha256, "loader": ...}``.
+
+    Raises
+    ------
+    DataError
+        On construction, when the fields are inconsistent (see :meth:`validate`).
+
+    Notes
+    -----
+    ``eq=False`` because ndarray fields make field-wise ``==`` ambiguous. ROI matrices are
+    converted to C-contiguous float32 on construction.
+    """
+
+    dataset: str
+    subject: str
+    stimulus_ids: tuple[str, ...]
+    stimulus_texts: tuple[str, ...]
+    groups: tuple[str, ...]
+    rois: dict[str, np.ndarray]
+    simulated: bool
+    provenance: dict[str, str]
+
+    def __post_init__(self) -> None:
+        for name in ("stimulus_ids", "stimulus_texts", "groups"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        try:
+            rois = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in dict(self.rois).items()}
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"subject {self.subject}: ROI matrices must be numeric arrays ({exc}).") from exc
+        object.__setattr__(self, "rois", rois)
+        object.__setattr__(self, "provenance", dict(self.provenance))
+        object.__setattr__(self, "simulated", bool(self.simulated))
+        self.validate()
+
+    def __repr__(self) -> str:
+        shapes = {roi: matrix.shape for roi, matrix in self.rois.items()}
+        return (
+            f"SubjectResponses(dataset={self.dataset!r}, subject={self.subject!r}, n_stimuli={self.n_stimuli}, "
+            f"rois={shapes}, simulated={self.simulated})"
+        )
+
+    @property
+    def n_stimuli(self) -> int:
+        """Number of stimuli n."""
+        return len(self.stimulus_ids)
+
+    def validate(self) -> None:
+        """Check the invariants; raise :class:`DataError` naming the offending field."""
+        for name in ("dataset", "subject"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"SubjectResponses.{name} must be a non-empty string, got {value!r}.")
+        for name in ("stimulus_ids", "stimulus_texts", "groups"):
+            bad = [v for v in getattr(self, name) if not isinstance(v, str)]
+            if bad:
+                raise DataError(f"SubjectResponses.{name} must hold strings only, found {bad[:3]!r}.")
+        n = len(self.stimulus_ids)
+        if n == 0:
+            raise DataError(f"subject {self.subject}: no stimuli; a store needs at least one stimulus.")
+        if len(self.stimulus_texts) != n or len(self.groups) != n:
+            raise DataError(
+                f"subject {self.subject}: stimulus_ids ({n}), stimulus_texts ({len(self.stimulus_texts)}) "
+                f"and groups ({len(self.groups)}) must have one entry per stimulus."
+            )
+        duplicates = _duplicates(self.stimulus_ids)
+        if duplicates:
+            shown = duplicates[:10]
+            raise DataError(
+                f"subject {self.subject}: duplicate stimulus ids {shown}"
+                f"{' ...' if len(duplicates) > 10 else ''}; every stimulus id must be unique."
+            )
+        if not self.rois:
+            raise DataError(f"subject {self.subject}: no ROIs; a store needs at least one ROI matrix.")
+        for roi, matrix in self.rois.items():
+            if not roi or "/" in roi:
+                raise DataError(f"subject {self.subject}: ROI name {roi!r} must be non-empty and contain no '/'.")
+            if matrix.ndim != 2 or matrix.shape[0] != n:
+                raise DataError(
+                    f"subject {self.subject}: ROI {roi!r} has shape {matrix.shape}, expected ({n}, n_voxels) "
+                    "with one row per stimulus."
+                )
+            if matrix.shape[1] < 1:
+                raise DataError(f"subject {self.subject}: ROI {roi!r} has no voxels.")
+            if not np.isfinite(matrix).all():
+                raise DataError(
+                    f"subject {self.subject}: ROI {roi!r} contains NaN or infinite values; "
+                    "pass it through clean_voxels first."
+                )
+        bad_prov = {k: v for k, v in self.provenance.items() if not isinstance(k, str) or not isinstance(v, str)}
+        if bad_prov:
+            raise DataError(f"subject {self.subject}: provenance keys and values must be strings, got {bad_prov!r}.")
+
+
+def clean_voxels(matrix: np.ndarray, roi: str, source: str | os.PathLike) -> tuple[np.ndarray, dict[str, int]]:
+    """Drop voxels (columns) that carry no usable signal.
+
+    A voxel is dropped when any of its values is NaN or infinite (also after the cast to
+    float32) or when it is exactly constant across stimuli (zero variance: it cannot be
+    standardised and carries no stimulus information).
+
+    Parameters
+    ----------
+    matrix : array_like, shape (n_stimuli, n_voxels)
+        Raw responses of one ROI.
+    roi : str
+        ROI name, for messages.
+    source : str or path-like
+        The file(s) the matrix came from, for messages.
+
+    Returns
+    -------
+    cleaned : ndarray, shape (n_stimuli, n_kept), float32
+    counts : dict
+        ``{"total", "nan", "constant", "kept"}`` voxel counts; ``nan`` counts non-finite voxels.
+
+    Raises
+    ------
+    DataError
+        When the matrix is not 2-D or no voxel survives.
+    """
+    raw = np.asarray(matrix)
+    if raw.ndim != 2:
+        raise DataError(f"ROI {roi!r} in {source} is {raw.ndim}-D with shape {raw.shape}; expected stimuli x voxels.")
+    if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(raw.dtype, np.complexfloating):
+        raise DataError(f"ROI {roi!r} in {source} has non-numeric dtype {raw.dtype}; expected real numbers.")
+    if raw.shape[0] == 0:
+        raise DataError(f"ROI {roi!r} in {source} has no rows (stimuli); check the file.")
+    # Cast first: a float64 value beyond float32 range becomes inf and must be dropped too.
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = raw.astype(np.float32)
+    nonfinite = ~np.isfinite(values).all(axis=0)
+    constant = np.zeros_like(nonfinite)
+    if (~nonfinite).any():
+        constant[~nonfinite] = np.ptp(values[:, ~nonfinite], axis=0) == 0
+    keep = ~(nonfinite | constant)
+    counts = {
+        "total": int(raw.shape[1]),
+        "nan": int(nonfinite.sum()),
+        "constant": int(constant.sum()),
+        "kept": int(keep.sum()),
+    }
+    if counts["kept"] == 0:
+        raise DataError(
+            f"ROI {roi!r} in {source} has no usable voxels (all NaN or constant: {counts['nan']} NaN, "
+            f"{counts['constant']} constant of {counts['total']}); check the file or the ROI's column indices."
+        )
+    message = "roi %s: dropped %d NaN and %d constant voxels of %d (file %s)"
+    level = logging.WARNING if counts["kept"] < counts["total"] else logging.INFO
+    logger.log(level, message, roi, counts["nan"], counts["constant"], counts["total"], source)
+    return np.ascontiguousarray(values[:, keep]), counts
+
+
+def write_subject_store(path: str | os.PathLike, responses: SubjectResponses) -> None:
+    """Write ``responses`` to an HDF5 store atomically (no partial file on failure).
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ``.h5`` file; its folder is created when missing.
+    responses : SubjectResponses
+        Validated again before anything is written.
+    """
+    responses.validate()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        # track_times=False keeps identical inputs byte-stable (no embedded modification times).
+        with h5py.File(tmp, "w", track_order=True) as h5:
+            h5.attrs["format_version"] = FORMAT_VERSION
+            h5.attrs["dataset"] = responses.dataset
+            h5.attrs["subject"] = responses.subject
+            h5.attrs["simulated"] = responses.simulated
+            for name in ("stimulus_ids", "stimulus_texts", "groups"):
+                h5.create_dataset(name, data=list(getattr(responses, name)), dtype=_STR, track_times=False)
+            rois = h5.create_group("rois", track_order=True)
+            for roi, matrix in responses.rois.items():
+                rois.create_dataset(roi, data=matrix, dtype=np.float32, track_times=False)
+            prov = h5.create_group("provenance")
+            prov.create_dataset("keys", data=list(responses.provenance.keys()), dtype=_STR, track_times=False)
+            prov.create_dataset("values", data=list(responses.provenance.values()), dtype=_STR, track_times=False)
+    logger.info(
+        "wrote %s: %d stimuli, ROIs %s", path, responses.n_stimuli,
+        {roi: m.shape[1] for roi, m in responses.rois.items()},
+    )
+
+
+def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
+    """Read a store written by :func:`write_subject_store`.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.h5`` file.
+
+    Returns
+    -------
+    SubjectResponses
+
+    Raises
+    ------
+    DataError
+        File missing, not HDF5, truncated/corrupt, a dataset or attribute missing, an unknown
+        format version, or contents that fail validation. The message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"response store {path} not found; run the brains stage to create it.")
+    fix = "delete it and rerun the brains stage to rebuild it"
+    try:
+        with h5py.File(path, "r") as h5:
+            version = int(h5.attrs["format_version"])
+            if version != FORMAT_VERSION:
+                raise DataError(
+                    f"response store {path} has format version {version}, this code reads {FORMAT_VERSION}; {fix}."
+                )
+            dataset = str(h5.attrs["dataset"])
+            subject = str(h5.attrs["subject"])
+            simulated = bool(h5.attrs["simulated"])
+            strings = {name: tuple(h5[name].asstr()[()]) for name in ("stimulus_ids", "stimulus_texts", "groups")}
+            rois = {roi: np.asarray(h5["rois"][roi][()], dtype=np.float32) for roi in h5["rois"]}
+            keys = h5["provenance/keys"].asstr()[()]
+            values = h5["provenance/values"].asstr()[()]
+    except DataError:
+        raise
+    except KeyError as exc:
+        raise DataError(f"response store {path} lacks an expected dataset or attribute ({exc}); {fix}.") from exc
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise DataError(f"response store {path} is corrupt or truncated ({exc}); {fix}.") from exc
+    if len(keys) != len(values):
+        raise DataError(f"response store {path} has {len(keys)} provenance keys but {len(values)} values; {fix}.")
+    try:
+        return SubjectResponses(
+            dataset=dataset,
+            subject=subject,
+            stimulus_ids=strings["stimulus_ids"],
+            stimulus_texts=strings["stimulus_texts"],
+            groups=strings["groups"],
+            rois=rois,
+            simulated=simulated,
+            provenance=dict(zip(keys, values, strict=True)),
+        )
+    except DataError as exc:
+        raise DataError(f"response store {path} is invalid: {exc} ({fix})") from exc
+
+
+def _duplicates(values: tuple[str, ...]) -> list[str]:
+    """Return the sorted values that occur more than once."""
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in values:
+        (repeated if value in seen else seen).add(value)
+    return sorted(repeated)

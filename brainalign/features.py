@@ -1,0 +1,463 @@
+"""Sentence representations from a causal language model, and their on-disk store.
+
+:func:`extract_features` runs a model over stimulus sentences and pools the hidden
+states of chosen layers into one vector per sentence; :func:`write_feature_store` /
+:func:`read_feature_store` keep them in an HDF5 file keyed by the identity of what made
+them (model, pooling, ...), so that a stale file is never silently reused.
+
+Layer convention (Hugging Face ``output_hidden_states``): layer 0 is the embedding
+output (token + position embeddings), layer ``k`` the output of block ``k``; for GPT-2
+the last layer ``L`` is taken *after* the final layer norm ``ln_f``, as transformers
+returns it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainalign.errors import ConfigError, DataError
+from brainalign.io import atomic_output
+
+logger = logging.getLogger(__name__)
+
+POOLINGS: tuple[str, ...] = ("mean", "last")
+
+#: Version of the HDF5 layout written by :func:`write_feature_store`.
+FEATURE_STORE_FORMAT = 1
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def _n_layers(model: Any) -> int:
+    n = getattr(model.config, "num_hidden_layers", None)
+    if not isinstance(n, int):
+        raise ConfigError(f"model config of {type(model).__name__} has no integer num_hidden_layers")
+    return n
+
+
+def _context_length(model: Any) -> int | None:
+    """Longest input the model's position embeddings allow (None when unbounded)."""
+    n = getattr(model.config, "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def normalise_layers(layers: Sequence[int], n_layers: int) -> list[int]:
+    """Map layer indices to ``0..n_layers`` (negative ones count from the end), keep order.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        Requested indices; ``0`` = embeddings, ``n_layers`` = last block, ``-1`` = last.
+    n_layers : int
+        Number of transformer blocks ``L``.
+
+    Returns
+    -------
+    list[int]
+        Non-negative, duplicates removed.
+
+    Raises
+    ------
+    ConfigError
+        Empty, non-integer or out of range (valid: ``-(L+1) .. L``).
+    """
+    if isinstance(layers, (int, np.integer)):
+        layers = [int(layers)]
+    if len(layers) == 0:
+        raise ConfigError("no layers requested; give at least one layer index")
+    out: list[int] = []
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise ConfigError(f"layer index {layer!r} is not an integer")
+        k = int(layer)
+        if not -(n_layers + 1) <= k <= n_layers:
+            raise ConfigError(
+                f"layer {k} is out of range for a model with {n_layers} layers: valid indices are "
+                f"0..{n_layers} (0 = embeddings, {n_layers} = last block) or -{n_layers + 1}..-1"
+            )
+        k = k if k >= 0 else k + n_layers + 1
+        if k not in out:
+            out.append(k)
+    return out
+
+
+def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
+    """Pool token vectors over the tokens selected by ``mask``.
+
+    Parameters
+    ----------
+    hidden : torch.Tensor, shape (batch, n_tokens, hidden_size)
+    mask : torch.Tensor of bool, shape (batch, n_tokens)
+        Tokens that belong to the sentence (not padding and, later, not a soft prompt).
+        Every row must select at least one token.
+    pooling : {"mean", "last"}
+        ``mean``: average over the selected tokens; ``last``: the last selected token.
+
+    Returns
+    -------
+    torch.Tensor, shape (batch, hidden_size)
+    """
+    import torch
+
+    if pooling == "mean":
+        # torch.where rather than a product: values at masked positions are never read,
+        # even if they are not finite.
+        selected = torch.where(mask.unsqueeze(-1), hidden, torch.zeros((), dtype=hidden.dtype, device=hidden.device))
+        counts = mask.sum(dim=1, keepdim=True).to(hidden.dtype)
+        return selected.sum(dim=1) / counts
+    if pooling == "last":
+        positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+        last = torch.where(mask, positions, torch.full_like(positions, -1)).max(dim=1).values
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+
+
+def _stimulus_mask(attention_mask: Any) -> Any:
+    """Tokens to pool over, shape (batch, n_tokens) bool.
+
+    Today every attended token is a stimulus token. A soft prompt prepended for
+    prompt-tuned models will be attended to but excluded here.
+    """
+    return attention_mask.bool()
+
+
+def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+    """Token ids of each text, truncated to ``max_length`` with a warning that counts them."""
+    # verbose=False: transformers' own too-long warning is replaced by the counted one below.
+    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False, padding=False, verbose=False)[
+        "input_ids"
+    ]
+    ids = [list(map(int, seq)) for seq in encoded]
+    empty = [i for i, seq in enumerate(ids) if len(seq) == 0]
+    if empty:
+        raise DataError(
+            f"{len(empty)} text(s) have no tokens (empty strings?), first at index {empty[0]}; "
+            "remove them from the stimuli"
+        )
+    if max_length is not None:
+        too_long = [i for i, seq in enumerate(ids) if len(seq) > max_length]
+        if too_long:
+            logger.warning(
+                "%d of %d text(s) are longer than the model's context of %d tokens and were truncated "
+                "to their first %d tokens (longest: %d tokens, first at index %d)",
+                len(too_long), len(ids), max_length, max_length,
+                max(len(ids[i]) for i in too_long), too_long[0],
+            )
+            ids = [seq[:max_length] for seq in ids]
+    return ids
+
+
+def extract_features(
+    model: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    *,
+    layers: Sequence[int],
+    pooling: str = "mean",
+    batch_size: int = 16,
+    progress: bool = True,
+) -> dict[int, np.ndarray]:
+    """Pooled hidden states of a causal language model for each text.
+
+    Texts are batched with right padding and an attention mask; with causal attention a
+    sentence's vectors do not depend on what it is batched with (up to float error,
+    ~1e-6). Batches are formed from texts of similar length to save padding; the output
+    is in the order of ``texts``.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        A causal LM (e.g. from :func:`brainalign.models.language.load_causal_lm`).
+        Run in eval mode; a model in training mode is switched to eval for the call.
+    tokenizer : transformers tokenizer
+        The model's tokenizer.
+    texts : sequence of str, length n_texts
+        Stimulus sentences, each with at least one token.
+    layers : sequence of int
+        Hidden-state indices: 0 = embeddings, ``L`` = last block, negatives from the end.
+    pooling : {"mean", "last"}
+        Mean over the sentence's tokens, or its last token.
+    batch_size : int
+        Sentences per forward pass.
+    progress : bool
+        Show a tqdm bar over batches.
+
+    Returns
+    -------
+    dict[int, np.ndarray]
+        Normalised (non-negative) layer index -> float32 array (n_texts, hidden_size).
+
+    Raises
+    ------
+    DataError
+        No texts, or a text with no tokens.
+    ConfigError
+        Layer out of range, unknown pooling, batch_size < 1.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if isinstance(texts, str):
+        raise DataError("texts must be a sequence of sentences, got a single string")
+    texts = list(texts)
+    if not texts:
+        raise DataError("no texts to extract features from (empty stimulus list)")
+    if pooling not in POOLINGS:
+        raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    n_layers = _n_layers(model)
+    keys = normalise_layers(layers, n_layers)
+
+    ids = _tokenize(tokenizer, texts, _context_length(model))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        raise ConfigError("tokenizer has neither a pad nor an eos token to pad batches with")
+    # Longest first: similar lengths share a batch (less padding) and an out-of-memory
+    # error shows up on the first batch rather than at the end.
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    device = next(model.parameters()).device
+    hidden_size = int(model.config.hidden_size)
+    out = {k: np.empty((len(texts), hidden_size), dtype=np.float32) for k in keys}
+
+    was_training = model.training
+    model.eval()  # dropout off: features must be deterministic
+    try:
+        with torch.no_grad():
+            starts = range(0, len(order), batch_size)
+            for start in tqdm(starts, desc="features", unit="batch", disable=not progress):
+                idx = order[start : start + batch_size]
+                width = max(len(ids[i]) for i in idx)
+                input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+                attention_mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for row, i in enumerate(idx):
+                    input_ids[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    attention_mask[row, : len(ids[i])] = 1
+                input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
+                outputs = model(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    output_hidden_states=True,
+                    use_cache=False,
+                    return_dict=True,
+                )
+                hidden_states = outputs.hidden_states
+                if hidden_states is None or len(hidden_states) != n_layers + 1:
+                    raise ConfigError(
+                        f"model returned {0 if hidden_states is None else len(hidden_states)} hidden states, "
+                        f"expected {n_layers + 1} (embeddings + {n_layers} layers)"
+                    )
+                mask = _stimulus_mask(attention_mask)
+                for k in keys:
+                    pooled = _pool(hidden_states[k].float(), mask, pooling)
+                    out[k][idx] = pooled.cpu().numpy()
+    finally:
+        if was_training:
+            model.train()
+    return out
+
+
+# --------------------------------------------------------------------------- feature store
+
+
+def identity_cache_key(identity: Mapping[str, str]) -> str:
+    """sha256 (hex) of the sorted identity items; equal identities give equal keys."""
+    items = sorted((str(k), str(v)) for k, v in identity.items())
+    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeatureStore:
+    """Features read back from a store.
+
+    Attributes
+    ----------
+    stimulus_ids : tuple[str, ...], length n
+    layers : dict[int, np.ndarray]
+        Layer index -> float32 array (n, hidden_size).
+    identity : dict[str, str]
+        What made the features (model identity, pooling, ...).
+    """
+
+    stimulus_ids: tuple[str, ...]
+    layers: dict[int, np.ndarray] = field(repr=False)
+    identity: dict[str, str]
+
+    @property
+    def cache_key(self) -> str:
+        return identity_cache_key(self.identity)
+
+
+def write_feature_store(
+    path: str | os.PathLike,
+    stimulus_ids: Sequence[str],
+    features: Mapping[int, np.ndarray],
+    *,
+    identity: Mapping[str, str],
+) -> None:
+    """Write features to an HDF5 file atomically.
+
+    Layout: dataset ``layers/{k}`` (n, d) float32 per layer, dataset ``stimulus_ids``
+    (utf-8 strings), attributes ``identity`` (JSON object), ``cache_key`` (see
+    :func:`identity_cache_key`), each identity item as ``identity.{key}`` (readable with
+    ``h5dump``/``h5ls``), ``layers`` and ``format_version``.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ``.h5`` file.
+    stimulus_ids : sequence of str, length n
+        Unique ids, in the row order of the arrays.
+    features : mapping int -> array (n, d)
+        As returned by :func:`extract_features`.
+    identity : mapping str -> str
+        Everything the features depend on, e.g.
+        ``{**model_identity(name), "pooling": "mean"}``; compared on read.
+
+    Raises
+    ------
+    DataError
+        Inconsistent shapes, duplicate ids, no layers, non-finite values.
+    """
+    import h5py
+
+    path = Path(path)
+    ids = [str(s) for s in stimulus_ids]
+    if not ids:
+        raise DataError(f"cannot write {path}: no stimulus ids")
+    if len(set(ids)) != len(ids):
+        dupes = sorted({s for s in ids if ids.count(s) > 1})
+        raise DataError(f"cannot write {path}: duplicate stimulus ids {dupes[:5]}")
+    if not features:
+        raise DataError(f"cannot write {path}: no layers given")
+    identity = {str(k): str(v) for k, v in identity.items()}
+    arrays: dict[int, np.ndarray] = {}
+    for layer, array in features.items():
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) < 0:
+            raise DataError(f"cannot write {path}: layer key {layer!r} is not a non-negative integer")
+        array = np.asarray(array, dtype=np.float32)
+        if array.ndim != 2 or array.shape[0] != len(ids):
+            raise DataError(
+                f"cannot write {path}: layer {layer} has shape {array.shape}, expected ({len(ids)}, d) "
+                f"for {len(ids)} stimulus ids"
+            )
+        if not np.isfinite(array).all():
+            raise DataError(f"cannot write {path}: layer {layer} has non-finite values")
+        arrays[int(layer)] = array
+
+    with atomic_output(path) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.create_dataset("stimulus_ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
+            group = h5.create_group("layers")
+            for layer in sorted(arrays):
+                group.create_dataset(str(layer), data=arrays[layer])
+            h5.attrs["format_version"] = FEATURE_STORE_FORMAT
+            h5.attrs["identity"] = json.dumps(identity, sort_keys=True, ensure_ascii=False)
+            h5.attrs["cache_key"] = identity_cache_key(identity)
+            h5.attrs["layers"] = np.array(sorted(arrays), dtype=np.int64)
+            for key, value in identity.items():
+                h5.attrs[f"identity.{key}"] = value
+    logger.info("wrote features of %d stimuli, layers %s, to %s", len(ids), sorted(arrays), path)
+
+
+def _describe_identity_difference(stored: Mapping[str, str], expected: Mapping[str, str]) -> tuple[str, str]:
+    keys = sorted(set(stored) | set(expected))
+    differing = [k for k in keys if stored.get(k) != expected.get(k)]
+
+    def show(d: Mapping[str, str]) -> str:
+        return "{" + ", ".join(f"{k}={d.get(k, '<absent>')!s}" for k in differing) + "}"
+
+    return show(stored), show(expected)
+
+
+def read_feature_store(
+    path: str | os.PathLike,
+    *,
+    expected_identity: Mapping[str, str] | None = None,
+) -> FeatureStore:
+    """Read a feature store written by :func:`write_feature_store`.
+
+    Parameters
+    ----------
+    path : path-like
+    expected_identity : mapping str -> str, optional
+        When given, the stored identity must equal it exactly.
+
+    Returns
+    -------
+    FeatureStore
+
+    Raises
+    ------
+    DataError
+        Missing, truncated or corrupt file, inconsistent content, or (with
+        ``expected_identity``) features made from something else.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"feature store {path} does not exist; run the features rule to create it")
+    hint = "delete it and rerun the features rule"
+    try:
+        with h5py.File(path, "r") as h5:
+            for name in ("stimulus_ids", "layers"):
+                if name not in h5:
+                    raise DataError(f"feature store {path} has no '{name}' entry; it is not a feature store ({hint})")
+            for name in ("identity", "cache_key"):
+                if name not in h5.attrs:
+                    raise DataError(f"feature store {path} lacks the '{name}' attribute ({hint})")
+            ids = tuple(str(s) for s in h5["stimulus_ids"].asstr()[()])
+            identity_raw = h5.attrs["identity"]
+            cache_key = str(h5.attrs["cache_key"])
+            layers: dict[int, np.ndarray] = {}
+            for name, dataset in h5["layers"].items():
+                if not name.isdigit():
+                    raise DataError(f"feature store {path} has a layer named {name!r}, not an integer ({hint})")
+                layers[int(name)] = np.asarray(dataset[()], dtype=np.float32)
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        # h5py raises OSError for a truncated / non-HDF5 file and KeyError/ValueError for
+        # damaged objects inside one.
+        raise DataError(f"feature store {path} is unreadable or corrupt ({type(exc).__name__}: {exc}); {hint}") from exc
+
+    try:
+        identity = json.loads(identity_raw)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"feature store {path} has a malformed identity attribute ({hint})") from exc
+    if not isinstance(identity, dict):
+        raise DataError(f"feature store {path} has a malformed identity attribute ({hint})")
+    identity = {str(k): str(v) for k, v in identity.items()}
+    if identity_cache_key(identity) != cache_key:
+        raise DataError(
+            f"feature store {path}: its cache_key does not match its identity; the file is damaged ({hint})"
+        )
+    if not layers:
+        raise DataError(f"feature store {path} holds no layers ({hint})")
+    for k, array in layers.items():
+        if array.ndim != 2 or array.shape[0] != len(ids):
+            raise DataError(
+                f"feature store {path}: layer {k} has shape {array.shape} "
+                f"but there are {len(ids)} stimulus ids ({hint})"
+            )
+
+    if expected_identity is not None:
+        expected = {str(k): str(v) for k, v in expected_identity.items()}
+        if expected != identity:
+            made_from, asks_for = _describe_identity_difference(identity, expected)
+            raise DataError(
+                f"feature store {path} was made from {made_from} but the config asks for {asks_for}; "
+                "delete it or rerun the features rule"
+            )
+    return FeatureStore(stimulus_ids=ids, layers=dict(sorted(layers.items())), identity=identity)

@@ -1,0 +1,251 @@
+"""Scores of out-of-fold predictions: 2v2 accuracy and per-column Pearson correlation.
+
+Both functions are vectorised over stimuli pairs / columns; none loops in Python over
+pairs, so a Pereira-size problem (627 stimuli, 196,251 pairs) scores in milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from brainalign.errors import ConfigError, DataError
+
+Distance = Literal["correlation", "cosine", "euclidean"]
+
+DISTANCES: tuple[str, ...] = ("correlation", "cosine", "euclidean")
+
+# A pair whose two sums differ by less than this fraction of the largest similarity
+# magnitude is a tie: such differences are floating-point round-off. Two identical
+# predicted rows tie in exact arithmetic, yet OpenBLAS rounds the two rows of the
+# similarity product differently (margins of ~1e-17 for correlation were measured).
+_TIE_RTOL = 1e-10
+
+
+def _as_matched_pair(predicted: ArrayLike, actual: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return both inputs as float64 (n_stimuli, n_dims) arrays after checking them."""
+    predicted = np.asarray(predicted, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    if predicted.ndim != 2 or actual.ndim != 2:
+        raise DataError(
+            f"2v2 needs 2-D arrays (n_stimuli, n_dims); got predicted with shape {predicted.shape} "
+            f"and actual with shape {actual.shape}"
+        )
+    if predicted.shape != actual.shape:
+        raise DataError(
+            f"predicted and actual must have the same shape; got {predicted.shape} and {actual.shape}"
+        )
+    if predicted.shape[0] < 2:
+        raise DataError(f"2v2 needs at least 2 stimuli; got {predicted.shape[0]}")
+    if predicted.shape[1] < 1:
+        raise DataError("2v2 needs at least 1 dimension per stimulus; got 0")
+    for name, matrix in (("predicted", predicted), ("actual", actual)):
+        if not np.all(np.isfinite(matrix)):
+            raise DataError(f"{name} contains NaN or infinite values; 2v2 needs finite values")
+    return predicted, actual
+
+
+def _unit_rows(matrix: NDArray[np.float64], name: str, *, centre: bool) -> NDArray[np.float64]:
+    """Return the rows of ``matrix`` (optionally centred) scaled to unit Euclidean norm."""
+    if centre:
+        # Exact test for constant rows: after centring, round-off leaves tiny non-zero
+        # values whose norm would turn noise into a spurious correlation of +-1.
+        constant = np.ptp(matrix, axis=1) == 0
+        if np.any(constant):
+            rows = np.flatnonzero(constant)
+            raise DataError(
+                f"{name} has {rows.size} constant row(s) (first: {rows[:5].tolist()}); their Pearson "
+                "correlation is undefined. Drop those stimuli or use distance='cosine' or 'euclidean'"
+            )
+        matrix = matrix - matrix.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(matrix, axis=1)
+    zero = norms == 0
+    if np.any(zero):
+        rows = np.flatnonzero(zero)
+        raise DataError(
+            f"{name} has {rows.size} all-zero row(s) (first: {rows[:5].tolist()}); their cosine "
+            "similarity is undefined. Drop those stimuli or use distance='euclidean'"
+        )
+    return matrix / norms[:, None]
+
+
+def similarity_matrix(
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    distance: Distance = "correlation",
+) -> NDArray[np.float64]:
+    """Similarity of every predicted row to every actual row.
+
+    Parameters
+    ----------
+    predicted : array-like of shape (n_stimuli, n_dims)
+    actual : array-like of shape (n_stimuli, n_dims)
+    distance : {"correlation", "cosine", "euclidean"}
+        Pearson correlation between rows, cosine similarity, or negative Euclidean
+        distance (so that larger is always more similar).
+
+    Returns
+    -------
+    ndarray of shape (n_stimuli, n_stimuli)
+        ``S[i, j] = sim(predicted[i], actual[j])``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``distance``.
+    DataError
+        Shapes differ, fewer than 2 stimuli, non-finite values, constant rows
+        (correlation) or all-zero rows (cosine).
+    """
+    if distance not in DISTANCES:
+        raise ConfigError(f"unknown 2v2 distance {distance!r}; use one of {', '.join(DISTANCES)}")
+    predicted, actual = _as_matched_pair(predicted, actual)
+    if distance == "euclidean":
+        # The expanded form |p|^2 + |a|^2 - 2 p.a runs as one BLAS product; clipping at 0
+        # removes the small negative values round-off leaves for near-identical rows.
+        squared = (
+            np.einsum("ij,ij->i", predicted, predicted)[:, None]
+            + np.einsum("ij,ij->i", actual, actual)[None, :]
+            - 2.0 * (predicted @ actual.T)
+        )
+        return -np.sqrt(np.maximum(squared, 0.0))
+    centre = distance == "correlation"
+    return _unit_rows(predicted, "predicted", centre=centre) @ _unit_rows(actual, "actual", centre=centre).T
+
+
+def two_vs_two_pair_matrix(
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    distance: Distance = "correlation",
+) -> NDArray[np.bool_]:
+    """Outcome of the 2v2 test for every pair of stimuli.
+
+    Pair (i, j) is correct when
+    ``sim(P_i, A_i) + sim(P_j, A_j) > sim(P_i, A_j) + sim(P_j, A_i)``, strictly: a tie
+    is not correct. Sums that differ by less than 1e-10 times the largest absolute
+    similarity count as ties, so that pairs tied in exact arithmetic (e.g. two identical
+    predicted rows) are never scored by floating-point round-off.
+
+    Parameters
+    ----------
+    predicted : array-like of shape (n_stimuli, n_dims)
+    actual : array-like of shape (n_stimuli, n_dims)
+    distance : {"correlation", "cosine", "euclidean"}
+        See :func:`similarity_matrix`.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_stimuli, n_stimuli)
+        Symmetric; ``out[i, j]`` is the outcome of the unordered pair {i, j}; the
+        diagonal is False. Sub-matrices ``out[np.ix_(idx, idx)]`` give the outcomes of a
+        subset of stimuli, e.g. for bootstrap or permutation statistics.
+
+    Raises
+    ------
+    ConfigError, DataError
+        See :func:`similarity_matrix`.
+    """
+    similarity = similarity_matrix(predicted, actual, distance)
+    # margin[i, j] = (S_ii - S_ij) + (S_jj - S_ji) = B + B.T with B = diag(S)[:, None] - S:
+    # two passes over the n x n matrix instead of four.
+    matched_minus_crossed = np.diag(similarity)[:, None] - similarity
+    margin = matched_minus_crossed + matched_minus_crossed.T
+    tolerance = _TIE_RTOL * float(np.max(np.abs(similarity)))
+    outcomes = margin > tolerance
+    # A stimulus paired with itself has margin 0 and is already False; stated explicitly
+    # because it is not a pair at all.
+    np.fill_diagonal(outcomes, False)
+    return outcomes
+
+
+def two_vs_two(
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    distance: Distance = "correlation",
+) -> float:
+    """2v2 accuracy over all unordered pairs of stimuli.
+
+    For each pair (i, j), i < j, the test is passed when the matched similarities beat
+    the crossed ones: ``sim(P_i, A_i) + sim(P_j, A_j) > sim(P_i, A_j) + sim(P_j, A_i)``
+    (ties fail; see :func:`two_vs_two_pair_matrix`). Chance level is 0.5.
+
+    Parameters
+    ----------
+    predicted : array-like of shape (n_stimuli, n_dims)
+        Predicted rows, e.g. out-of-fold ridge predictions.
+    actual : array-like of shape (n_stimuli, n_dims)
+        True rows, in the same stimulus order.
+    distance : {"correlation", "cosine", "euclidean"}, default="correlation"
+        Row similarity: Pearson correlation, cosine similarity or negative Euclidean
+        distance.
+
+    Returns
+    -------
+    float
+        Fraction of the ``n * (n - 1) / 2`` pairs passed, in [0, 1].
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``distance``.
+    DataError
+        Shapes differ, fewer than 2 stimuli, non-finite values, constant rows
+        (correlation) or all-zero rows (cosine).
+    """
+    outcomes = two_vs_two_pair_matrix(predicted, actual, distance)
+    n_stimuli = outcomes.shape[0]
+    # The matrix is symmetric with a False diagonal, so its sum counts every pair twice.
+    return float(np.count_nonzero(outcomes) / (n_stimuli * (n_stimuli - 1)))
+
+
+def pearson_per_column(predicted: ArrayLike, actual: ArrayLike) -> NDArray[np.float64]:
+    """Pearson correlation between matching columns of two matrices.
+
+    Parameters
+    ----------
+    predicted : array-like of shape (n_samples, n_columns) or (n_samples,)
+    actual : array-like of the same shape
+        A 1-D input is one column.
+
+    Returns
+    -------
+    ndarray of shape (n_columns,)
+        ``r[k] = corr(predicted[:, k], actual[:, k])``. A column that is constant in
+        either input has an undefined correlation and gets r = 0.0 (no linear
+        association), so the output never holds NaN and its mean is well defined.
+
+    Raises
+    ------
+    DataError
+        Shapes differ, not 1-D/2-D, fewer than 2 samples, or non-finite values.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    if predicted.shape != actual.shape:
+        raise DataError(f"predicted and actual must have the same shape; got {predicted.shape} and {actual.shape}")
+    if predicted.ndim not in (1, 2):
+        raise DataError(f"pearson_per_column needs 1-D or 2-D arrays; got shape {predicted.shape}")
+    if predicted.ndim == 1:
+        predicted, actual = predicted[:, None], actual[:, None]
+    if predicted.shape[0] < 2:
+        raise DataError(f"Pearson correlation needs at least 2 samples; got {predicted.shape[0]}")
+    for name, matrix in (("predicted", predicted), ("actual", actual)):
+        if not np.all(np.isfinite(matrix)):
+            raise DataError(f"{name} contains NaN or infinite values; Pearson r needs finite values")
+
+    predicted_centred = predicted - predicted.mean(axis=0)
+    actual_centred = actual - actual.mean(axis=0)
+    covariance = np.einsum("ij,ij->j", predicted_centred, actual_centred)
+    norm_product = np.sqrt(
+        np.einsum("ij,ij->j", predicted_centred, predicted_centred) * np.einsum("ij,ij->j", actual_centred, actual_centred)
+    )
+    # Decide constancy on the raw values: centring a constant column can leave round-off
+    # that would otherwise yield a meaningless r of +-1.
+    constant = (np.ptp(predicted, axis=0) == 0) | (np.ptp(actual, axis=0) == 0)
+    correlation = np.zeros(predicted.shape[1])
+    varying = ~constant
+    correlation[varying] = covariance[varying] / norm_product[varying]
+    # Round-off can push |r| a hair above 1.
+    return np.clip(correlation, -1.0, 1.0)

@@ -1,0 +1,101 @@
+"""Long-format score tables: one row per dataset x subject x ROI x model variant x layer x metric.
+
+Tables are written with a fixed column order, row order and float format, so that the same
+config and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import pandas as pd
+
+from brainalign.errors import DataError
+from brainalign.io import atomic_output
+
+KEY_COLUMNS: tuple[str, ...] = (
+    "direction",
+    "dataset",
+    "subject",
+    "roi",
+    "model",
+    "task",
+    "method",
+    "layer",
+    "metric",
+)
+"""Columns that identify a score; no two rows of a table share them."""
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "direction",
+    "dataset",
+    "simulated",
+    "subject",
+    "roi",
+    "n_voxels",
+    "n_stimuli",
+    "model",
+    "task",
+    "method",
+    "layer",
+    "metric",
+    "score",
+)
+DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
+FLOAT_FORMAT = "%.6f"
+
+
+def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with the table columns in order and rows sorted by the key columns.
+
+    Raises
+    ------
+    DataError
+        If a column is missing or two rows share the same key.
+    """
+    missing = [column for column in TABLE_COLUMNS if column not in frame.columns]
+    if missing:
+        raise DataError(f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}")
+    frame = frame.loc[:, list(TABLE_COLUMNS)]
+    duplicated = frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
+    if duplicated.any():
+        raise DataError(
+            "score table has several rows for the same key:\n"
+            + frame.loc[duplicated, list(KEY_COLUMNS)].head(10).to_string(index=False)
+        )
+    return frame.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a score table atomically, canonically ordered, with a fixed float format."""
+    frame = canonical_table(frame)
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a score table written by :func:`write_table`."""
+    try:
+        frame = pd.read_csv(path, dtype={"subject": str, "roi": str, "task": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"cannot read score table {path}: {error}; delete it and rerun") from error
+    return canonical_table(frame)
+
+
+def gather_scores(paths: Sequence[str | os.PathLike]) -> dict[str, pd.DataFrame]:
+    """Concatenate per-subject score tables and split them by direction.
+
+    Returns
+    -------
+    dict
+        ``{"decoding": frame, "encoding": frame}``; a direction that was not run gives an
+        empty frame with the table columns.
+    """
+    if not paths:
+        raise DataError("no per-subject score tables to gather; check the config's subjects and models")
+    scores = canonical_table(pd.concat([read_table(path) for path in paths], ignore_index=True))
+    return {
+        direction: scores[scores["direction"] == direction].reset_index(drop=True)
+        for direction in DIRECTIONS
+    }

@@ -1,0 +1,245 @@
+"""Sentence features from a causal LM and the HDF5 feature store."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from brainalign.errors import ConfigError, DataError
+from brainalign.features import (
+    extract_features,
+    identity_cache_key,
+    read_feature_store,
+    write_feature_store,
+)
+from brainalign.models.language import build_tiny_gpt2, load_causal_lm, model_identity
+
+N_LAYER = 4
+HIDDEN = 128
+SENTENCES = [
+    "The cat sat on the mat.",
+    "Language models predict the next word from the words that came before it.",
+    "Hi",
+    "Brains and transformers both build representations of meaning over time.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_gpt2(tmp_path_factory.mktemp("features") / "gpt2", n_layer=N_LAYER, n_embd=HIDDEN, seed=0)
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_dir: Path):
+    return load_causal_lm(tiny_dir, device="cpu")
+
+
+def _hidden_states(lm, text: str) -> tuple[torch.Tensor, ...]:
+    model, tokenizer = lm
+    ids = torch.tensor([tokenizer(text)["input_ids"]])
+    with torch.no_grad():
+        return model(input_ids=ids, output_hidden_states=True).hidden_states
+
+
+def test_shapes_dtype_and_normalised_keys(lm) -> None:
+    model, tokenizer = lm
+    features = extract_features(model, tokenizer, SENTENCES, layers=[0, -1, 2], progress=False)
+    assert set(features) == {0, N_LAYER, 2}
+    for array in features.values():
+        assert array.shape == (len(SENTENCES), HIDDEN)
+        assert array.dtype == np.float32
+        assert np.isfinite(array).all()
+    assert not np.allclose(features[0], features[N_LAYER])
+
+
+def test_negative_layer_equals_positive(lm) -> None:
+    model, tokenizer = lm
+    neg = extract_features(model, tokenizer, SENTENCES, layers=[-1, -(N_LAYER + 1)], progress=False)
+    pos = extract_features(model, tokenizer, SENTENCES, layers=[N_LAYER, 0], progress=False)
+    assert set(neg) == {N_LAYER, 0}
+    np.testing.assert_array_equal(neg[N_LAYER], pos[N_LAYER])
+    np.testing.assert_array_equal(neg[0], pos[0])
+
+
+def test_pooling_matches_hand_computation(lm) -> None:
+    model, tokenizer = lm
+    text = SENTENCES[1]
+    hidden = _hidden_states(lm, text)
+    mean = extract_features(model, tokenizer, [text], layers=[1, N_LAYER], pooling="mean", progress=False)
+    last = extract_features(model, tokenizer, [text], layers=[1, N_LAYER], pooling="last", progress=False)
+    for k in (1, N_LAYER):
+        np.testing.assert_allclose(mean[k][0], hidden[k][0].mean(dim=0).numpy(), atol=1e-5)
+        np.testing.assert_allclose(last[k][0], hidden[k][0, -1].numpy(), atol=1e-5)
+        assert not np.allclose(mean[k], last[k], atol=1e-3)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_padding_does_not_change_a_sentence(lm, pooling: str) -> None:
+    model, tokenizer = lm
+    short = SENTENCES[0]
+    longer = [SENTENCES[1], SENTENCES[3]]
+    n_short = len(tokenizer(short)["input_ids"])
+    assert all(len(tokenizer(t)["input_ids"]) > n_short + 3 for t in longer)  # it really is padded
+    alone = extract_features(model, tokenizer, [short], layers=[0, 2, N_LAYER], pooling=pooling, progress=False)
+    batched = extract_features(
+        model, tokenizer, [longer[0], short, longer[1]], layers=[0, 2, N_LAYER], pooling=pooling,
+        batch_size=16, progress=False,
+    )
+    for k in alone:
+        np.testing.assert_allclose(batched[k][1], alone[k][0], atol=1e-5, rtol=0)
+
+
+def test_output_follows_input_order_whatever_the_batching(lm) -> None:
+    model, tokenizer = lm
+    reference = extract_features(model, tokenizer, SENTENCES, layers=[-1], batch_size=1, progress=False)[N_LAYER]
+    order = [2, 0, 3, 1]
+    shuffled = extract_features(
+        model, tokenizer, [SENTENCES[i] for i in order], layers=[-1], batch_size=3, progress=False
+    )[N_LAYER]
+    np.testing.assert_allclose(shuffled, reference[order], atol=1e-5, rtol=0)
+
+
+def test_training_mode_model_gives_eval_features_and_is_restored(lm) -> None:
+    model, tokenizer = lm
+    reference = extract_features(model, tokenizer, SENTENCES, layers=[-1], progress=False)
+    model.train()
+    try:
+        again = extract_features(model, tokenizer, SENTENCES, layers=[-1], progress=False)
+        assert model.training
+    finally:
+        model.eval()
+    np.testing.assert_array_equal(again[N_LAYER], reference[N_LAYER])
+
+
+def test_too_long_text_is_truncated_with_a_counted_warning(lm, caplog: pytest.LogCaptureFixture) -> None:
+    model, tokenizer = lm
+    context = model.config.n_positions
+    long_a, long_b = "word " * (context + 50), "word " * (context + 200)
+    with caplog.at_level(logging.WARNING, logger="brainalign.features"):
+        features = extract_features(model, tokenizer, [long_a, "short text", long_b], layers=[-1], progress=False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("2 of 3" in message and "truncated" in message for message in warnings)
+    # Both texts are cut to the same first `context` tokens.
+    np.testing.assert_allclose(features[N_LAYER][0], features[N_LAYER][2], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("layer", [N_LAYER + 1, -(N_LAYER + 2), 100])
+def test_layer_out_of_range_names_the_valid_range(lm, layer: int) -> None:
+    model, tokenizer = lm
+    with pytest.raises(ConfigError, match=f"0..{N_LAYER}"):
+        extract_features(model, tokenizer, SENTENCES, layers=[layer], progress=False)
+
+
+def test_bad_arguments(lm) -> None:
+    model, tokenizer = lm
+    with pytest.raises(ConfigError, match="pooling"):
+        extract_features(model, tokenizer, SENTENCES, layers=[-1], pooling="max", progress=False)
+    with pytest.raises(ConfigError):
+        extract_features(model, tokenizer, SENTENCES, layers=[], progress=False)
+    with pytest.raises(ConfigError):
+        extract_features(model, tokenizer, SENTENCES, layers=[1.5], progress=False)
+    with pytest.raises(DataError):
+        extract_features(model, tokenizer, [], layers=[-1], progress=False)
+    with pytest.raises(DataError, match="index 1"):
+        extract_features(model, tokenizer, ["fine", ""], layers=[-1], progress=False)
+
+
+# --------------------------------------------------------------------------- store
+
+
+@pytest.fixture()
+def store_inputs(tiny_dir: Path):
+    rng = np.random.default_rng(0)
+    ids = ["s1", "s2", "sentence-ü"]
+    features = {0: rng.normal(size=(3, 8)).astype(np.float32), 4: rng.normal(size=(3, 8)).astype(np.float32)}
+    identity = {**model_identity(tiny_dir), "pooling": "mean"}
+    return ids, features, identity
+
+
+def test_store_round_trip(tmp_path: Path, store_inputs) -> None:
+    ids, features, identity = store_inputs
+    path = tmp_path / "features.h5"
+    write_feature_store(path, ids, features, identity=identity)
+    store = read_feature_store(path, expected_identity=identity)
+    assert store.stimulus_ids == tuple(ids)
+    assert store.identity == identity
+    assert store.cache_key == identity_cache_key(identity)
+    assert set(store.layers) == {0, 4}
+    for k, array in features.items():
+        assert store.layers[k].dtype == np.float32
+        np.testing.assert_array_equal(store.layers[k], array)
+    with pytest.raises(AttributeError):
+        store.identity = {}  # frozen
+
+
+def test_store_round_trip_of_extracted_features(tmp_path: Path, lm, tiny_dir: Path) -> None:
+    model, tokenizer = lm
+    features = extract_features(model, tokenizer, SENTENCES, layers=[0, -1], progress=False)
+    identity = {**model_identity(tiny_dir), "pooling": "mean"}
+    ids = [f"stim{i}" for i in range(len(SENTENCES))]
+    write_feature_store(tmp_path / "f.h5", ids, features, identity=identity)
+    store = read_feature_store(tmp_path / "f.h5", expected_identity=identity)
+    np.testing.assert_array_equal(store.layers[N_LAYER], features[N_LAYER])
+
+
+def test_cache_key_depends_on_content_not_order() -> None:
+    a = {"model": "gpt2", "pooling": "mean"}
+    assert identity_cache_key(a) == identity_cache_key(dict(reversed(list(a.items()))))
+    assert identity_cache_key(a) != identity_cache_key({**a, "pooling": "last"})
+
+
+def test_identity_mismatch_is_data_error(tmp_path: Path, store_inputs) -> None:
+    ids, features, identity = store_inputs
+    path = tmp_path / "features.h5"
+    write_feature_store(path, ids, features, identity=identity)
+    with pytest.raises(DataError) as info:
+        read_feature_store(path, expected_identity={**identity, "pooling": "last"})
+    message = str(info.value)
+    assert str(path) in message and "pooling=mean" in message and "pooling=last" in message
+    assert "delete it or rerun the features rule" in message
+
+
+@pytest.mark.parametrize("keep_fraction", [0.0, 0.1, 0.5, 0.9])
+def test_truncated_store_is_data_error(tmp_path: Path, store_inputs, keep_fraction: float) -> None:
+    ids, features, identity = store_inputs
+    path = tmp_path / "features.h5"
+    write_feature_store(path, ids, features, identity=identity)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep_fraction)])
+    with pytest.raises(DataError, match="features.h5"):
+        read_feature_store(path)
+
+
+def test_missing_or_foreign_store_is_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="missing.h5"):
+        read_feature_store(tmp_path / "missing.h5")
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_text("this is not HDF5")
+    with pytest.raises(DataError, match="garbage.h5"):
+        read_feature_store(garbage)
+    import h5py
+
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as h5:
+        h5.create_dataset("x", data=np.zeros(3))
+    with pytest.raises(DataError, match="foreign.h5"):
+        read_feature_store(foreign)
+
+
+def test_write_rejects_inconsistent_input_and_keeps_old_file(tmp_path: Path, store_inputs) -> None:
+    ids, features, identity = store_inputs
+    path = tmp_path / "features.h5"
+    write_feature_store(path, ids, features, identity=identity)
+    before = path.read_bytes()
+    with pytest.raises(DataError, match="shape"):
+        write_feature_store(path, ids[:2], features, identity=identity)
+    with pytest.raises(DataError, match="duplicate"):
+        write_feature_store(path, ["a", "a", "b"], features, identity=identity)
+    with pytest.raises(DataError, match="non-finite"):
+        write_feature_store(path, ids, {0: np.full((3, 8), np.nan, dtype=np.float32)}, identity=identity)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["features.h5"]

@@ -1,0 +1,60 @@
+"""Score tables are canonical: fixed columns, sorted rows, fixed float format, no duplicates."""
+
+import pandas as pd
+import pytest
+
+from brainalign.errors import DataError
+from brainalign.tables import TABLE_COLUMNS, gather_scores, read_table, write_table
+
+
+def _rows(subject, direction="decoding", score=0.123456789):
+    return pd.DataFrame(
+        [
+            {
+                "direction": direction,
+                "dataset": "pereira",
+                "simulated": True,
+                "subject": subject,
+                "roi": roi,
+                "n_voxels": 10,
+                "n_stimuli": 20,
+                "model": "m",
+                "task": "none",
+                "method": "base",
+                "layer": 4,
+                "metric": "2v2",
+                "score": score,
+            }
+            for roi in ("visual", "language")
+        ]
+    )
+
+
+def test_write_table_is_byte_identical_whatever_the_row_order(tmp_path):
+    frame = pd.concat([_rows("S02"), _rows("S01")], ignore_index=True)
+    write_table(frame, tmp_path / "a.csv")
+    write_table(frame.iloc[::-1], tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    lines = (tmp_path / "a.csv").read_text().splitlines()
+    assert lines[0] == ",".join(TABLE_COLUMNS)
+    assert lines[1].startswith("decoding,pereira,True,S01,language,") and lines[1].endswith(",0.123457")
+
+
+def test_duplicate_keys_are_rejected(tmp_path):
+    with pytest.raises(DataError, match="same key"):
+        write_table(pd.concat([_rows("S01"), _rows("S01")]), tmp_path / "t.csv")
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_gather_splits_directions_and_keeps_every_row(tmp_path):
+    write_table(pd.concat([_rows("S01"), _rows("S01", "encoding")]), tmp_path / "s1.csv")
+    write_table(_rows("S02"), tmp_path / "s2.csv")
+    tables = gather_scores([tmp_path / "s1.csv", tmp_path / "s2.csv"])
+    assert len(tables["decoding"]) == 4 and len(tables["encoding"]) == 2
+    assert set(tables["decoding"]["subject"]) == {"S01", "S02"}
+
+
+def test_unreadable_table_names_the_file(tmp_path):
+    (tmp_path / "broken.csv").write_text("")
+    with pytest.raises(DataError, match="broken.csv"):
+        read_table(tmp_path / "broken.csv")

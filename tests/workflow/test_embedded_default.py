@@ -1,0 +1,83 @@
+"""The embedded default runs end to end with Snakemake and gives sensible tables.
+
+Runs the real workflow in a temporary working directory (``--directory``), exactly as a user
+would, then checks the science-level expectations on the simulated data.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir, *args, timeout=900):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("embedded")
+    result = snakemake(workdir, "--cores", "2", *TABLES)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return workdir
+
+
+def test_tables_cover_every_subject_and_roi(embedded_run):
+    for table in TABLES:
+        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        assert set(scores["subject"]) == {"S01", "S02"}
+        assert set(scores["roi"]) == {"language", "task", "dmn", "visual"}
+        assert scores["simulated"].all()
+        per_cell = scores.groupby(["subject", "roi", "metric"]).size()
+        assert len(per_cell) == 2 * 4 * scores["metric"].nunique() and (per_cell == 1).all()
+        two_vs_two = scores[scores["metric"] == "2v2"]["score"]
+        assert two_vs_two.between(0, 1).all()
+    encoding = pd.read_csv(embedded_run / TABLES[1])
+    assert set(encoding["metric"]) == {"2v2", "pearson_r"}
+
+
+def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
+    decoding = pd.read_csv(embedded_run / TABLES[0], dtype={"subject": str})
+    score = decoding.set_index(["subject", "roi"])["score"]
+    for subject in ("S01", "S02"):
+        assert score[(subject, "language")] > score[(subject, "visual")] + 0.15
+        # the visual ROI is simulated as pure noise: chance is 0.5
+        assert abs(score[(subject, "visual")] - 0.5) < 0.12
+
+
+def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
+    rules = {"simulate_pereira", "brains_pereira", "stimulus_table", "build_base_model", "features", "ridge", "tables"}
+    for folder in ("logs", "benchmarks"):
+        root = embedded_run / "results" / folder
+        files = [p for p in root.rglob("*") if p.is_file()]
+        assert {p.relative_to(root).parts[0].split(".")[0] for p in files} == rules, folder
+    for path in (embedded_run / "results/benchmarks").rglob("*.tsv"):
+        assert pd.read_csv(path, sep="\t")["s"].iloc[0] >= 0
+
+
+def test_second_invocation_plans_nothing(embedded_run):
+    result = snakemake(embedded_run, "--cores", "2", "--dry-run", *TABLES)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_unknown_config_key_stops_before_any_job(tmp_path):
+    (tmp_path / "bad.yaml").write_text("ridge:\n  n_fold: 3\n")
+    result = snakemake(tmp_path, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"), "--dry-run")
+    assert result.returncode != 0
+    assert "n_fold" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

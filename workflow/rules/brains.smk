@@ -1,0 +1,105 @@
+# Stage 1: raw subject files -> one HDF5 response store per subject (ROI -> stimuli x voxels).
+# When the config asks for simulated subjects, they are first written in the raw format of the
+# real dataset, so that the real loader reads them.
+
+
+if is_simulated("pereira") and dataset_config("pereira")["loader"] == "mat":
+
+    rule simulate_pereira:
+        input:
+            stimuli=resource(dataset_config("pereira")["simulate"]["stimuli"]),
+        output:
+            pereira_subject_files("{subject}"),
+        params:
+            loader="mat",
+            experiment=pereira_experiments()[0],
+            simulation=dataset_config("pereira")["simulate"],
+            seed=config["seed"],
+        log:
+            "results/logs/simulate_pereira/{subject}.log",
+        benchmark:
+            "results/benchmarks/simulate_pereira/{subject}.tsv"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../../envs/brains.yaml"
+        script:
+            "../scripts/simulate_pereira.py"
+
+
+if is_simulated("pereira") and dataset_config("pereira")["loader"] == "npy627":
+
+    # The 627-sentence layout shares stimuli.txt between subjects: one job writes them all.
+    rule simulate_pereira_627:
+        input:
+            stimuli=resource(dataset_config("pereira")["simulate"]["stimuli"]),
+        output:
+            stimuli=f"{pereira_raw_dir()}/stimuli.txt",
+            passages=f"{pereira_raw_dir()}/passages.txt",
+            subjects=expand(f"{pereira_raw_dir()}/{{subject}}.npy", subject=subjects("pereira")),
+        params:
+            loader="npy627",
+            subjects=subjects("pereira"),
+            simulation=dataset_config("pereira")["simulate"],
+            seed=config["seed"],
+        log:
+            "results/logs/simulate_pereira_627.log",
+        benchmark:
+            "results/benchmarks/simulate_pereira_627.tsv"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../../envs/brains.yaml"
+        script:
+            "../scripts/simulate_pereira.py"
+
+
+rule brains_pereira:
+    input:
+        raw_subject_files,
+    output:
+        "results/brains/pereira/{subject}.h5",
+    params:
+        loader=dataset_config("pereira")["loader"],
+        networks=dataset_config("pereira").get("networks"),
+        passages_file=pereira_passages_file(),
+        passage_block_size=dataset_config("pereira")["passage_block_size"],
+        trust_pickled_subject_files=dataset_config("pereira")["trust_pickled_subject_files"],
+        simulated=is_simulated("pereira"),
+    log:
+        "results/logs/brains_pereira/{subject}.log",
+    benchmark:
+        "results/benchmarks/brains_pereira/{subject}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_inputs(4, 1000),
+        runtime=10,
+    conda:
+        "../../envs/brains.yaml"
+    script:
+        "../scripts/brains_pereira.py"
+
+
+rule stimulus_table:
+    input:
+        lambda wildcards: subject_stores(wildcards.dataset),
+    output:
+        "results/brains/{dataset}/stimuli.tsv",
+    params:
+        dataset="{dataset}",
+    log:
+        "results/logs/stimulus_table/{dataset}.log",
+    benchmark:
+        "results/benchmarks/stimulus_table/{dataset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_inputs(2, 1000),
+        runtime=5,
+    conda:
+        "../../envs/brains.yaml"
+    script:
+        "../scripts/stimulus_table.py"

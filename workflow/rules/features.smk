@@ -1,0 +1,27 @@
+# Stage 5: stimulus representations per model variant, cached in HDF5 (one file holds every
+# configured layer, so a layer sweep costs one forward pass).
+
+
+rule features:
+    input:
+        stimuli=feature_stimuli,
+        model=built_model_input,
+    output:
+        "results/features/{model}/{task}/{method}.h5",
+    params:
+        model_source=lambda wildcards: model_source(wildcards.model),
+        layers=config["features"]["layers"],
+        pooling=config["features"]["pooling"],
+        batch_size=config["features"]["batch_size"],
+    log:
+        "results/logs/features/{model}/{task}/{method}.log",
+    benchmark:
+        "results/benchmarks/features/{model}/{task}/{method}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/features.py"
