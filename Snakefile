@@ -10,7 +10,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+# The embedded default, unless --configfile names another config: Snakemake would otherwise
+# merge the two, and a paper run would inherit the default's simulated subjects and models.
+if not workflow.overwrite_configfiles:
+
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))

@@ -239,7 +239,8 @@ def markdown_table(results: dict) -> str:
         f"Problem: {problem['n_stimuli']} stimuli in {problem['n_groups']} groups, {problem['n_voxels']} voxels, "
         f"{problem['n_dims']} dims, {problem['n_folds']} outer folds, {len(problem['alphas'])} alphas",
         "",
-        "| direction | method | wall time, median (s) | best (s) | ours is faster by (median) | alphas chosen per fold |",
+        "| direction | method | wall time, median (s) | best (s) | ours is faster by (median) "
+        "| alphas chosen per fold |",
         "|---|---|---:|---:|---:|---|",
     ]
     for direction in ("decoding", "encoding"):
@@ -259,7 +260,8 @@ def markdown_table(results: dict) -> str:
     lines += [
         "",
         f"2v2 on the out-of-fold decoding predictions ({two_vs_two_result['n_pairs']:,} pairs): "
-        f"median {two_vs_two_result['milliseconds_median']:.1f} ms, min {two_vs_two_result['milliseconds_min']:.1f} ms, "
+        f"median {two_vs_two_result['milliseconds_median']:.1f} ms, "
+        f"min {two_vs_two_result['milliseconds_min']:.1f} ms, "
         f"accuracy {two_vs_two_result['accuracy']:.3f}",
     ]
     for direction in ("decoding", "encoding"):

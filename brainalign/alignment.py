@@ -4,10 +4,17 @@ Decoding predicts the model representation from the voxels of an ROI; encoding p
 voxels from the representation. Both use out-of-fold ridge predictions with folds grouped by
 passage (or image), and are scored with 2v2 accuracy pooled over all held-out stimuli;
 encoding also reports the mean Pearson r over voxels.
+
+Predictions and held-out targets are scored after standardising every target column with the
+mean and standard deviation of its *training* rows (:func:`standardise_by_training_folds`).
+Without that, pooled out-of-fold predictions carry each fold's training mean, which is
+anti-correlated with the held-out fold's own mean; on pure noise this drives pooled 2v2 well
+below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +71,36 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
     return {layer: matrix[rows] for layer, matrix in features.layers.items()}
 
 
+def standardise_by_training_folds(
+    predicted: np.ndarray, actual: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Express out-of-fold predictions and targets relative to their training folds.
+
+    Each test row, predicted and actual, is centred and scaled per column with the mean and
+    standard deviation of the corresponding fold's training rows of ``actual``. Only training
+    rows are used, so nothing leaks from the held-out targets.
+
+    Parameters
+    ----------
+    predicted, actual : ndarray of shape (n_stimuli, n_targets)
+    folds : sequence of (train_idx, test_idx)
+        The folds that produced ``predicted``; their test sets partition the rows.
+
+    Returns
+    -------
+    predicted, actual : ndarray of shape (n_stimuli, n_targets), float64
+    """
+    predicted_out = np.empty(predicted.shape, dtype=np.float64)
+    actual_out = np.empty(actual.shape, dtype=np.float64)
+    for train, test in folds:
+        mean = actual[train].mean(axis=0, dtype=np.float64)
+        std = actual[train].std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0
+        predicted_out[test] = (predicted[test] - mean) / std
+        actual_out[test] = (actual[test] - mean) / std
+    return predicted_out, actual_out
+
+
 def score_subject(
     responses: SubjectResponses,
     features: FeatureStore,
@@ -105,6 +142,7 @@ def score_subject(
                     folds,
                     per_target_alpha=settings.per_target_alpha,
                 )
+                predicted, targets = standardise_by_training_folds(predicted, targets, folds)
                 metrics = {"2v2": two_vs_two(predicted, targets, distance=settings.distance)}
                 if direction == "encoding":
                     metrics["pearson_r"] = float(np.mean(pearson_per_column(predicted, targets)))

@@ -238,9 +238,9 @@ def pearson_per_column(predicted: ArrayLike, actual: ArrayLike) -> NDArray[np.fl
     predicted_centred = predicted - predicted.mean(axis=0)
     actual_centred = actual - actual.mean(axis=0)
     covariance = np.einsum("ij,ij->j", predicted_centred, actual_centred)
-    norm_product = np.sqrt(
-        np.einsum("ij,ij->j", predicted_centred, predicted_centred) * np.einsum("ij,ij->j", actual_centred, actual_centred)
-    )
+    predicted_squares = np.einsum("ij,ij->j", predicted_centred, predicted_centred)
+    actual_squares = np.einsum("ij,ij->j", actual_centred, actual_centred)
+    norm_product = np.sqrt(predicted_squares * actual_squares)
     # Decide constancy on the raw values: centring a constant column can leave round-off
     # that would otherwise yield a meaningless r of +-1.
     constant = (np.ptp(predicted, axis=0) == 0) | (np.ptp(actual, axis=0) == 0)

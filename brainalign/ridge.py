@@ -284,6 +284,11 @@ def _standardise_in_place(inputs: NDArray[np.float64], standardize: bool) -> tup
     return mean, scale
 
 
+def _check_chunk_size(chunk_size: int) -> None:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ConfigError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+
+
 def _check_alphas(alphas: ArrayLike) -> NDArray[np.float64]:
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 1 or alphas.size == 0:
@@ -375,6 +380,7 @@ def ridge_loo_errors(
     -------
     ndarray of shape (n_alphas, n_targets), or (n_alphas,) if ``pooled``
     """
+    _check_chunk_size(chunk_size)
     X, Y, _ = _check_inputs(X_train, Y_train)
     alphas = _check_alphas(alphas)
     if X.shape[0] < 2:
@@ -483,8 +489,7 @@ def cross_val_predict_ridge(
     """
     if inner not in INNER_CV_METHODS:
         raise ConfigError(f"unknown inner model selection {inner!r}; use one of {', '.join(INNER_CV_METHODS)}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ConfigError(f"chunk_size must be a positive integer; got {chunk_size!r}")
+    _check_chunk_size(chunk_size)
     X, Y, was_1d = _check_inputs(X, Y)
     alphas = _check_alphas(alphas)
     folds = _check_folds(folds, X.shape[0])

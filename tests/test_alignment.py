@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from brainalign.alignment import RidgeSettings, align_features, score_subject
+from brainalign.alignment import RidgeSettings, align_features, score_subject, standardise_by_training_folds
 from brainalign.brains.store import SubjectResponses
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore
+from brainalign.metrics import two_vs_two
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds
 
 N_STIMULI, N_DIMS = 120, 16
 
@@ -78,3 +80,35 @@ def test_fewer_passages_than_folds_is_an_error():
 def test_unknown_direction_is_a_config_error():
     with pytest.raises(ConfigError, match="ridge.directions"):
         RidgeSettings(alphas=(1.0,), directions=("decoding", "sideways"))
+
+
+def test_noise_decodes_at_chance_on_average():
+    # One pooled 2v2 on noise varies by about +-0.05 (its pairs are not independent), so
+    # average over 40 subjects: the standard error is then about 0.008.
+    settings = RidgeSettings(alphas=(1.0, 1000.0), n_folds=5, directions=("decoding",))
+    scores = []
+    for seed in range(40):
+        responses, features = _subject(100 + seed)
+        rows = score_subject(responses, features, settings=settings, model="m", task="none", method="base")
+        scores.append(rows.set_index(["roi", "metric"])["score"][("noise", "2v2")])
+    assert abs(np.mean(scores) - 0.5) < 0.03
+
+
+def test_without_training_fold_standardisation_pooled_noise_is_biased_below_chance():
+    responses, features = _subject()
+    representation = align_features(responses, features)[3]
+    folds = grouped_folds(np.asarray(responses.groups), 5, seed=0)
+    predicted = cross_val_predict_ridge(responses.rois["noise"], representation, SETTINGS.alphas, folds)
+    assert two_vs_two(predicted, representation) < 0.42  # about 0.36 on average over seeds
+
+
+def test_training_fold_standardisation_ignores_the_held_out_targets():
+    rng = np.random.default_rng(1)
+    actual, predicted = rng.standard_normal((40, 5)), rng.standard_normal((40, 5))
+    folds = grouped_folds(np.repeat(np.arange(10), 4), 4, seed=0)
+    changed = actual.copy()
+    train, test = folds[0]
+    changed[test] = 1e6
+    before, _ = standardise_by_training_folds(predicted, actual, folds)
+    after, _ = standardise_by_training_folds(predicted, changed, folds)
+    assert np.array_equal(before[test], after[test])

@@ -93,7 +93,8 @@ def test_alpha_choice_and_predictions_match_sklearn_ridgecv(shape, per_target_al
         scaler = StandardScaler().fit(X[train])
         reference = RidgeCV(alphas=alphas, alpha_per_target=per_target_alpha).fit(scaler.transform(X[train]), Y[train])
         np.testing.assert_array_equal(chosen[number], reference.alpha_)
-        np.testing.assert_allclose(predictions[test], reference.predict(scaler.transform(X[test])), rtol=1e-6, atol=1e-9)
+        expected = reference.predict(scaler.transform(X[test]))
+        np.testing.assert_allclose(predictions[test], expected, rtol=1e-6, atol=1e-9)
 
 
 def test_test_rows_never_influence_scaler_or_alpha():
@@ -170,7 +171,9 @@ def test_constant_input_column_is_harmless():
     assert 0 < np.std(with_constant, axis=0)[-2] < 1e-15
     np.testing.assert_allclose(ridge_loo_errors(with_constant, Y, alphas), ridge_loo_errors(X, Y, alphas), rtol=1e-10)
     np.testing.assert_allclose(
-        cross_val_predict_ridge(with_constant, Y, alphas, folds), cross_val_predict_ridge(X, Y, alphas, folds), rtol=1e-10
+        cross_val_predict_ridge(with_constant, Y, alphas, folds),
+        cross_val_predict_ridge(X, Y, alphas, folds),
+        rtol=1e-10,
     )
 
 

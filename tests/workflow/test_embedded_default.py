@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
@@ -51,12 +52,16 @@ def test_tables_cover_every_subject_and_roi(embedded_run):
 
 
 def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
-    decoding = pd.read_csv(embedded_run / TABLES[0], dtype={"subject": str})
-    score = decoding.set_index(["subject", "roi"])["score"]
-    for subject in ("S01", "S02"):
-        assert score[(subject, "language")] > score[(subject, "visual")] + 0.15
-        # the visual ROI is simulated as pure noise: chance is 0.5
-        assert abs(score[(subject, "visual")] - 0.5) < 0.12
+    # Pooled 2v2 of a pure-noise ROI scatters by about +-0.035 around 0.5 (see
+    # tests/test_alignment.py), so "clearly" means several of those widths.
+    scores = pd.concat(
+        [pd.read_csv(embedded_run / table, dtype={"subject": str}) for table in TABLES], ignore_index=True
+    )
+    two_vs_two = scores[scores["metric"] == "2v2"].set_index(["direction", "subject", "roi"])["score"]
+    language, visual = two_vs_two.xs("language", level="roi"), two_vs_two.xs("visual", level="roi")
+    assert (language > 0.6).all(), language
+    assert ((visual - 0.5).abs() < 0.1).all(), visual  # simulated as pure noise: chance is 0.5
+    assert (language > visual).all() and (language - visual).mean() > 0.08
 
 
 def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
@@ -76,7 +81,9 @@ def test_second_invocation_plans_nothing(embedded_run):
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):
-    (tmp_path / "bad.yaml").write_text("ridge:\n  n_fold: 3\n")
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["ridge"]["n_fold"] = 3
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(tmp_path, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"), "--dry-run")
     assert result.returncode != 0
     assert "n_fold" in result.stdout + result.stderr

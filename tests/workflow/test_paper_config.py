@@ -1,0 +1,80 @@
+"""The paper configuration's code path, on local stand-ins for what cannot be downloaded here.
+
+Stand-ins: two subjects written in the official Pereira format, each with both experiment
+files (``examples_384sentences.mat`` and ``examples_243sentences.mat``, smaller than the real
+ones), and a model directory saved with ``save_pretrained`` in place of the hub's ``gpt2``.
+Everything else is ``config/paper.yaml`` as shipped.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from brainalign.brains.simulate import simulate_responses, write_pereira_mat
+from brainalign.brains.stimuli import SentenceStimuli, load_sentence_stimuli
+from brainalign.models.language import build_tiny_gpt2
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECTS = ["P01", "M02"]
+pytestmark = pytest.mark.workflow
+
+
+def _subset(stimuli: SentenceStimuli, rows: slice) -> SentenceStimuli:
+    return SentenceStimuli(
+        stimuli.stimulus_ids[rows], stimuli.passages[rows], stimuli.topics[rows], stimuli.sentences[rows]
+    )
+
+
+@pytest.fixture(scope="module")
+def paper_workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("paper")
+    stimuli = load_sentence_stimuli(ROOT / "resources" / "stimuli" / "sentences.tsv")
+    half = len(stimuli.stimulus_ids) // 2
+    for subject in SUBJECTS:
+        responses = simulate_responses(stimuli, subject, seed=0)
+        for experiment, rows in (("384sentences", slice(0, half)), ("243sentences", slice(half, None))):
+            write_pereira_mat(
+                workdir / "data" / "pereira" / subject / f"examples_{experiment}.mat",
+                _subset(stimuli, rows),
+                {roi: matrix[rows] for roi, matrix in responses.items()},
+            )
+    config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    config["datasets"]["pereira"]["subjects"] = SUBJECTS
+    config["models"]["gpt2"]["pretrained"] = str(build_tiny_gpt2(workdir / "standin-gpt2", seed=0))
+    config["features"]["layers"] = [2, -1]
+    (workdir / "paper-standin.yaml").write_text(yaml.safe_dump(config))
+    return workdir
+
+
+def _snakemake(workdir, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "paper-standin.yaml"), "--cores", "2", *args],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+
+
+def test_paper_config_plans_no_simulation_and_no_model_build(paper_workdir):
+    result = _snakemake(paper_workdir, "--dry-run", "results/tables/decoding.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    plan = result.stdout + result.stderr
+    assert "simulate_pereira" not in plan and "build_base_model" not in plan
+    assert "brains_pereira" in plan and "features" in plan
+
+
+def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir):
+    result = _snakemake(paper_workdir, "results/tables/decoding.csv", "results/tables/encoding.csv")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    decoding = pd.read_csv(paper_workdir / "results/tables/decoding.csv", dtype={"subject": str})
+    assert set(decoding["subject"]) == set(SUBJECTS)
+    assert set(decoding["model"]) == {"gpt2"} and set(decoding["layer"]) == {2, 4}
+    assert not decoding["simulated"].any()  # loaded as real data: no simulate block in the config
+    assert set(decoding["n_stimuli"]) == {128}  # both experiment files, concatenated
+    score = decoding[decoding["layer"] == 4].set_index(["subject", "roi"])["score"]
+    for subject in SUBJECTS:  # the ROI with signal beats the pure-noise ROI
+        assert score[(subject, "language")] > score[(subject, "visual")]
