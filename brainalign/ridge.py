@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -30,7 +30,6 @@ Fold = tuple[NDArray[np.intp], NDArray[np.intp]]
 # matrices stay at n_train x chunk_size however many voxels are predicted.
 DEFAULT_CHUNK_SIZE = 4096
 
-INNER_CV_METHODS: tuple[str, ...] = ("loo",)
 
 
 def grouped_folds(groups: ArrayLike, n_folds: int, seed: int = 0) -> list[Fold]:
@@ -396,36 +395,6 @@ def ridge_loo_errors(
     return errors.mean(axis=1) if pooled else errors
 
 
-@overload
-def cross_val_predict_ridge(
-    X: ArrayLike,
-    Y: ArrayLike,
-    alphas: ArrayLike,
-    folds: Sequence[Fold],
-    *,
-    per_target_alpha: bool = ...,
-    standardize: bool = ...,
-    inner: str = ...,
-    return_alphas: Literal[False] = ...,
-    chunk_size: int = ...,
-) -> NDArray[np.float64]: ...
-
-
-@overload
-def cross_val_predict_ridge(
-    X: ArrayLike,
-    Y: ArrayLike,
-    alphas: ArrayLike,
-    folds: Sequence[Fold],
-    *,
-    per_target_alpha: bool = ...,
-    standardize: bool = ...,
-    inner: str = ...,
-    return_alphas: Literal[True],
-    chunk_size: int = ...,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
-
-
 def cross_val_predict_ridge(
     X: ArrayLike,
     Y: ArrayLike,
@@ -434,7 +403,6 @@ def cross_val_predict_ridge(
     *,
     per_target_alpha: bool = False,
     standardize: bool = True,
-    inner: str = "loo",
     return_alphas: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -463,8 +431,6 @@ def cross_val_predict_ridge(
         averaged over all targets.
     standardize : bool, default=True
         Scale input columns to unit variance; with False they are only centred.
-    inner : {"loo"}, default="loo"
-        Inner model selection; only efficient leave-one-out is implemented.
     return_alphas : bool, default=False
         Also return the chosen alphas.
     chunk_size : int, default=4096
@@ -482,13 +448,11 @@ def cross_val_predict_ridge(
     Raises
     ------
     ConfigError
-        Bad ``alphas``, ``inner`` or ``chunk_size``.
+        Bad ``alphas`` or ``chunk_size``.
     DataError
         Inputs of the wrong shape or non-finite, or folds that do not index the data,
         overlap, leave fewer than 2 training rows or do not test every sample once.
     """
-    if inner not in INNER_CV_METHODS:
-        raise ConfigError(f"unknown inner model selection {inner!r}; use one of {', '.join(INNER_CV_METHODS)}")
     _check_chunk_size(chunk_size)
     X, Y, was_1d = _check_inputs(X, Y)
     alphas = _check_alphas(alphas)

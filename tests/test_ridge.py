@@ -193,8 +193,6 @@ def test_cross_val_predict_ridge_rejects_bad_input():
         cross_val_predict_ridge(X, Y, [1.0, -1.0], folds)
     with pytest.raises(ConfigError, match="alphas"):
         cross_val_predict_ridge(X, Y, [], folds)
-    with pytest.raises(ConfigError, match="inner"):
-        cross_val_predict_ridge(X, Y, [1.0], folds, inner="kfold")
     with pytest.raises(DataError, match="same number of rows"):
         cross_val_predict_ridge(X[:19], Y, [1.0], folds)
     bad = X.copy()

@@ -138,7 +138,7 @@ def load_sentence_stimuli(path: str | os.PathLike) -> SentenceStimuli:
     ids, passages, topics, sentences = columns
     if not ids:
         raise DataError(f"stimulus file {path} has a header but no sentences; add at least one row.")
-    duplicates = _duplicates(ids)
+    duplicates = duplicate_values(ids)
     if duplicates:
         raise DataError(f"stimulus file {path} repeats stimulus ids {duplicates}; make every stimulus_id unique.")
 
@@ -159,7 +159,7 @@ def load_sentence_stimuli(path: str | os.PathLike) -> SentenceStimuli:
     return stimuli
 
 
-def _duplicates(values: list[str] | tuple[str, ...]) -> list[str]:
+def duplicate_values(values: Sequence[str]) -> list[str]:
     """Return the sorted values that occur more than once."""
     seen: set[str] = set()
     repeated: set[str] = set()

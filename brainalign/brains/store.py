@@ -25,6 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from brainalign.brains.stimuli import duplicate_values
 from brainalign.errors import DataError
 from brainalign.io import atomic_output
 
@@ -119,7 +120,7 @@ class SubjectResponses:
                 f"subject {self.subject}: stimulus_ids ({n}), stimulus_texts ({len(self.stimulus_texts)}) "
                 f"and groups ({len(self.groups)}) must have one entry per stimulus."
             )
-        duplicates = _duplicates(self.stimulus_ids)
+        duplicates = duplicate_values(self.stimulus_ids)
         if duplicates:
             shown = duplicates[:10]
             raise DataError(
@@ -297,12 +298,3 @@ def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
         )
     except DataError as exc:
         raise DataError(f"response store {path} is invalid: {exc} ({fix})") from exc
-
-
-def _duplicates(values: tuple[str, ...]) -> list[str]:
-    """Return the sorted values that occur more than once."""
-    seen: set[str] = set()
-    repeated: set[str] = set()
-    for value in values:
-        (repeated if value in seen else seen).add(value)
-    return sorted(repeated)
