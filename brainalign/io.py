@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,7 +51,11 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 
 def setup_logging(log_path: str | os.PathLike | None = None, level: int = logging.INFO) -> logging.Logger:
-    """Send the package's log records to ``log_path`` (and stderr) and return its logger."""
+    """Send the package's log records to ``log_path`` (and stderr) and return its logger.
+
+    An uncaught exception is logged too, so that a rule's log file ends with the error
+    that stopped it (Snakemake shows failed logs).
+    """
     logger = logging.getLogger("brainalign")
     logger.setLevel(level)
     for handler in list(logger.handlers):
@@ -63,4 +68,9 @@ def setup_logging(log_path: str | os.PathLike | None = None, level: int = loggin
     for handler in handlers:
         handler.setFormatter(formatter)
         logger.addHandler(handler)
+
+    def log_uncaught(exc_type, exc, traceback) -> None:
+        logger.error("%s: %s", exc_type.__name__, exc, exc_info=(exc_type, exc, traceback))
+
+    sys.excepthook = log_uncaught
     return logger

@@ -31,3 +31,18 @@ def test_success_moves_the_file_into_place_with_umask_permissions(tmp_path):
 def test_sha256_file(tmp_path):
     (tmp_path / "a").write_bytes(b"abc")
     assert sha256_file(tmp_path / "a") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_uncaught_errors_end_up_in_the_log_file(tmp_path):
+    import subprocess
+    import sys
+
+    log = tmp_path / "rule.log"
+    code = (
+        "from brainalign.io import setup_logging\n"
+        f"setup_logging({str(log)!r})\n"
+        "raise ValueError('raw file data/x.mat is truncated')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ValueError: raw file data/x.mat is truncated" in log.read_text()

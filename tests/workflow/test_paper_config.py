@@ -78,3 +78,17 @@ def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir)
     score = decoding[decoding["layer"] == 4].set_index(["subject", "roi"])["score"]
     for subject in SUBJECTS:  # the ROI with signal beats the pure-noise ROI
         assert score[(subject, "language")] > score[(subject, "visual")]
+
+
+def test_a_corrupt_raw_file_stops_its_job_naming_the_file_and_leaves_no_store(paper_workdir):
+    broken = paper_workdir / "data" / "pereira" / "M04"
+    broken.mkdir(parents=True)
+    good = (paper_workdir / "data" / "pereira" / "P01" / "examples_384sentences.mat").read_bytes()
+    (broken / "examples_384sentences.mat").write_bytes(good[: len(good) // 3])  # truncated download
+    (broken / "examples_243sentences.mat").write_bytes(good)
+    result = _snakemake(paper_workdir, "results/brains/pereira/M04.h5")
+    assert result.returncode != 0
+    log = (paper_workdir / "results/logs/brains_pereira/M04.log").read_text()
+    assert "M04/examples_384sentences.mat" in log
+    assert not (paper_workdir / "results/brains/pereira/M04.h5").exists()
+    assert not list((paper_workdir / "results/brains/pereira").glob(".M04*"))  # no temporary left either
