@@ -112,3 +112,15 @@ def test_training_fold_standardisation_ignores_the_held_out_targets():
     before, _ = standardise_by_training_folds(predicted, actual, folds)
     after, _ = standardise_by_training_folds(predicted, changed, folds)
     assert np.array_equal(before[test], after[test])
+
+
+def test_the_ridge_stage_does_not_import_torch():
+    # Ridge jobs are many and small; importing torch would cost seconds each.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brainalign.alignment, brainalign.tables, brainalign.brains.store\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
