@@ -29,6 +29,7 @@ os.environ.update(
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/brains.smk"
+include: "workflow/rules/tasks.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/ridge.smk"

@@ -4,6 +4,7 @@ Runs the real workflow in a temporary working directory (``--directory``), exact
 would, then checks the science-level expectations on the simulated data.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,9 +34,20 @@ def snakemake(workdir, *args, timeout=900):
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedded")
-    result = snakemake(workdir, "--cores", "2", *TABLES)
+    result = snakemake(workdir, "--cores", "2")  # the default target: everything
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
+
+
+def test_task_splits_hold_every_example_with_the_configured_template(embedded_run):
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for task, settings in config["tasks"].items():
+        for split, minimum in (("train", 150), ("validation", 20), ("test", 40)):
+            lines = (embedded_run / f"results/tasks/{task}/{split}.jsonl").read_text().splitlines()
+            records = [json.loads(line) for line in lines]
+            assert len(records) >= minimum
+            prefix = settings["template"].split("{")[0]
+            assert all(r["prompt"].startswith(prefix) and r["target"].strip() for r in records)
 
 
 def test_tables_cover_every_subject_and_roi(embedded_run):
@@ -66,7 +78,10 @@ def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
 
 
 def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
-    rules = {"simulate_pereira", "brains_pereira", "stimulus_table", "build_base_model", "features", "ridge", "tables"}
+    rules = {
+        "simulate_pereira", "brains_pereira", "stimulus_table", "build_base_model", "features", "ridge", "tables",
+        "prepare_task",
+    }
     for folder in ("logs", "benchmarks"):
         root = embedded_run / "results" / folder
         files = [p for p in root.rglob("*") if p.is_file()]
@@ -76,7 +91,7 @@ def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
 
 
 def test_second_invocation_plans_nothing(embedded_run):
-    result = snakemake(embedded_run, "--cores", "2", "--dry-run", *TABLES)
+    result = snakemake(embedded_run, "--cores", "2", "--dry-run")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 

@@ -67,6 +67,14 @@ def test_paper_config_plans_no_simulation_and_no_model_build(paper_workdir):
     assert "brains_pereira" in plan and "features" in plan
 
 
+def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):
+    result = _snakemake(paper_workdir, "results/tasks/summarization/train.jsonl")
+    assert result.returncode != 0
+    log = (paper_workdir / "results/logs/prepare_task/summarization.log").read_text()
+    assert "tasks.summarization.hub.name" in log and "EdinburghNLP/xsum" in log
+    assert not (paper_workdir / "results/tasks/summarization/train.jsonl").exists()
+
+
 def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir):
     result = _snakemake(paper_workdir, "results/tables/decoding.csv", "results/tables/encoding.csv")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]

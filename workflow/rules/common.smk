@@ -6,6 +6,7 @@ from pathlib import Path
 
 METHODS = ["base"]  # the untuned model; tuned methods are added by the tuning stage
 UNTUNED_TASK = "none"  # the task column of rows that come from an untuned model
+SPLITS = ["train", "validation", "test"]
 
 
 wildcard_constraints:
@@ -13,6 +14,7 @@ wildcard_constraints:
     subject="[A-Za-z0-9]+",
     model="|".join(map(re.escape, config["models"])),
     task="[a-z0-9_]+",
+    split="|".join(SPLITS),
     method="|".join(METHODS),
     experiment="[A-Za-z0-9_]+",
 
@@ -125,8 +127,22 @@ def ridge_outputs():
     return outputs
 
 
+def task_config(task):
+    return config["tasks"][task]
+
+
+def task_local_files(wildcards):
+    """The published-format files of a task read from disk, by split; none for hub tasks."""
+    local = task_config(wildcards.task).get("local")
+    return {split: resource(path) for split, path in local.items()} if local else {}
+
+
+def task_splits():
+    return expand("results/tasks/{task}/{split}.jsonl", task=list(config["tasks"]), split=SPLITS)
+
+
 def all_targets():
-    return ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+    return ["results/tables/decoding.csv", "results/tables/encoding.csv", *task_splits()]
 
 
 def ridge_settings():

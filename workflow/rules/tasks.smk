@@ -1,0 +1,23 @@
+# Stage 2: task corpora -> normalised train/validation/test splits of (prompt, target), read
+# from files in the datasets' published formats or from the Hugging Face hub.
+
+
+rule prepare_task:
+    input:
+        unpack(task_local_files),
+    output:
+        expand("results/tasks/{{task}}/{split}.jsonl", split=SPLITS),
+    params:
+        task=lambda wildcards: task_config(wildcards.task),
+    log:
+        "results/logs/prepare_task/{task}.log",
+    benchmark:
+        "results/benchmarks/prepare_task/{task}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/tasks.yaml"
+    script:
+        "../scripts/prepare_task.py"
