@@ -239,3 +239,20 @@ def test_grouped_folds_reject_too_few_groups_or_folds():
         grouped_folds([0, 0, 1, 1, 2, 2], 4)
     with pytest.raises(ConfigError, match="n_folds"):
         grouped_folds([0, 1, 2], 1)
+
+
+@pytest.mark.parametrize("n_folds", [2, 3, 5])
+def test_few_and_many_folds_match_sklearn_ridgecv(n_folds):
+    # With few folds the test rows are many and the dual form computes the test kernel
+    # separately; with many folds it comes from one product over the stacked rows.
+    X, Y, groups = _problem(60, 100, seed=13)
+    alphas = np.logspace(-2, 4, 7)
+    folds = grouped_folds(groups, n_folds)
+    predictions, chosen = cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True)
+    for number, (train, test) in enumerate(folds):
+        scaler = StandardScaler().fit(X[train])
+        reference = RidgeCV(alphas=alphas).fit(scaler.transform(X[train]), Y[train])
+        assert chosen[number] == reference.alpha_
+        np.testing.assert_allclose(
+            predictions[test], reference.predict(scaler.transform(X[test])), rtol=1e-6, atol=1e-9
+        )
