@@ -9,6 +9,13 @@ Layer convention (Hugging Face ``output_hidden_states``): layer 0 is the embeddi
 output (token + position embeddings), layer ``k`` the output of block ``k``; for GPT-2
 the last layer ``L`` is taken *after* the final layer norm ``ln_f``, as transformers
 returns it.
+
+Prompt-tuned models: the soft prompt (num_virtual_tokens, hidden) is prepended to the
+token embeddings exactly as PEFT does in training (``PeftModelForCausalLM.forward``):
+prompt first, then the sentence's tokens, then right padding; the prompt positions are
+attended to (mask 1); positions count from the first virtual token, so the sentence's
+first token sits at position ``num_virtual_tokens``. Hidden states at the prompt
+positions are computed but excluded from pooling.
 """
 
 from __future__ import annotations
@@ -122,13 +129,90 @@ def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
     raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
 
 
-def _stimulus_mask(attention_mask: Any) -> Any:
+def _stimulus_mask(attention_mask: Any, n_virtual: int = 0) -> Any:
     """Tokens to pool over, shape (batch, n_tokens) bool.
 
-    Today every attended token is a stimulus token. A soft prompt prepended for
-    prompt-tuned models will be attended to but excluded here.
+    Parameters
+    ----------
+    attention_mask : torch.Tensor, shape (batch, n_tokens)
+        The mask the model ran with, soft-prompt positions included (they are attended).
+    n_virtual : int
+        Number of leading soft-prompt positions: attended to, never pooled.
     """
-    return attention_mask.bool()
+    mask = attention_mask.bool().clone()
+    mask[:, :n_virtual] = False
+    return mask
+
+
+def _check_soft_prompt(soft_prompt: Any, hidden_size: int) -> Any:
+    """Validate a soft prompt: 2-D (num_virtual_tokens >= 1, hidden_size), finite."""
+    import torch
+
+    if not isinstance(soft_prompt, torch.Tensor) or soft_prompt.ndim != 2:
+        raise ConfigError(
+            f"soft_prompt must be a 2-D tensor (num_virtual_tokens, {hidden_size}), got "
+            f"{getattr(soft_prompt, 'shape', type(soft_prompt).__name__)}"
+        )
+    if soft_prompt.shape[0] < 1 or soft_prompt.shape[1] != hidden_size:
+        raise ConfigError(
+            f"soft_prompt has shape {tuple(soft_prompt.shape)}, expected (num_virtual_tokens >= 1, {hidden_size}) "
+            "for this model's hidden size"
+        )
+    if not torch.isfinite(soft_prompt).all():
+        raise ConfigError("soft_prompt has non-finite values")
+    return soft_prompt
+
+
+def forward_hidden_states(
+    model: Any, input_ids: Any, attention_mask: Any, soft_prompt: Any | None = None
+) -> tuple[tuple[Any, ...], Any]:
+    """Hidden states of a plain causal LM, with a soft prompt prepended as PEFT does.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        The (base) causal LM, not a PEFT wrapper.
+    input_ids : torch.LongTensor, shape (batch, n_tokens)
+    attention_mask : torch.Tensor, shape (batch, n_tokens)
+        1 = token, 0 = padding (right padding).
+    soft_prompt : torch.Tensor, shape (num_virtual_tokens, hidden_size), optional
+        Prepended to every row's token embeddings, attended to by all tokens.
+
+    Returns
+    -------
+    hidden_states : tuple of torch.Tensor
+        ``n_layers + 1`` tensors of shape (batch, num_virtual_tokens + n_tokens, hidden).
+    attention_mask : torch.Tensor, shape (batch, num_virtual_tokens + n_tokens)
+        The mask the model ran with (ones over the prompt).
+    """
+    import torch
+
+    kwargs = {"output_hidden_states": True, "use_cache": False, "return_dict": True}
+    if soft_prompt is None:
+        outputs = model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return outputs.hidden_states, attention_mask
+    # Mirrors PeftModelForCausalLM.forward (prompt tuning): word embeddings of the
+    # tokens, the prompt cast to their dtype and concatenated in front, a mask of ones
+    # in front of the attention mask; positions are left to the model (0.. over the
+    # whole sequence, prompt included), as PEFT drops position_ids.
+    embeds = model.get_input_embeddings()(input_ids)
+    batch = input_ids.shape[0]
+    prompt = soft_prompt.to(device=embeds.device, dtype=embeds.dtype).unsqueeze(0).expand(batch, -1, -1)
+    inputs_embeds = torch.cat((prompt, embeds), dim=1)
+    prefix = torch.ones((batch, soft_prompt.shape[0]), dtype=attention_mask.dtype, device=attention_mask.device)
+    full_mask = torch.cat((prefix, attention_mask), dim=1)
+    outputs = model(inputs_embeds=inputs_embeds, attention_mask=full_mask, **kwargs)
+    return outputs.hidden_states, full_mask
+
+
+def _is_peft_model(model: Any) -> bool:
+    # Duck-typed so that this module does not import peft.
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
+def _is_prompt_model(model: Any) -> bool:
+    config = getattr(model, "active_peft_config", None)
+    return _is_peft_model(model) and bool(getattr(config, "is_prompt_learning", False))
 
 
 def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
@@ -148,7 +232,7 @@ def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> l
         too_long = [i for i, seq in enumerate(ids) if len(seq) > max_length]
         if too_long:
             logger.warning(
-                "%d of %d text(s) are longer than the model's context of %d tokens and were truncated "
+                "%d of %d text(s) are longer than the %d tokens the model's context leaves for text and were truncated "
                 "to their first %d tokens (longest: %d tokens, first at index %d)",
                 len(too_long), len(ids), max_length, max_length,
                 max(len(ids[i]) for i in too_long), too_long[0],
@@ -166,6 +250,7 @@ def extract_features(
     pooling: str = "mean",
     batch_size: int = 16,
     progress: bool = True,
+    soft_prompt: Any | None = None,
 ) -> dict[int, np.ndarray]:
     """Pooled hidden states of a causal language model for each text.
 
@@ -176,9 +261,12 @@ def extract_features(
 
     Parameters
     ----------
-    model : transformers.PreTrainedModel
+    model : transformers.PreTrainedModel or peft.PeftModel
         A causal LM (e.g. from :func:`brainalign.models.language.load_causal_lm`).
         Run in eval mode; a model in training mode is switched to eval for the call.
+        A PEFT prompt-tuned model (e.g. from
+        :func:`brainalign.tuning.methods.load_tuned`) is run through its base model
+        with its soft prompt prepended (unless ``soft_prompt`` is given).
     tokenizer : transformers tokenizer
         The model's tokenizer.
     texts : sequence of str, length n_texts
@@ -191,6 +279,10 @@ def extract_features(
         Sentences per forward pass.
     progress : bool
         Show a tqdm bar over batches.
+    soft_prompt : torch.Tensor, shape (num_virtual_tokens, hidden_size), optional
+        Prepended to each sentence's token embeddings as PEFT prompt tuning does (module
+        docstring); pooling covers the sentence's tokens only. Texts are truncated to the
+        context minus ``num_virtual_tokens``.
 
     Returns
     -------
@@ -202,7 +294,8 @@ def extract_features(
     DataError
         No texts, or a text with no tokens.
     ConfigError
-        Layer out of range, unknown pooling, batch_size < 1.
+        Layer out of range, unknown pooling, batch_size < 1, a soft prompt of the wrong
+        shape or one that fills the whole context.
     """
     import torch
     from tqdm.auto import tqdm
@@ -216,10 +309,30 @@ def extract_features(
         raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if soft_prompt is None and _is_prompt_model(model):
+        from brainalign.tuning.methods import soft_prompt as peft_soft_prompt
+
+        soft_prompt = peft_soft_prompt(model)
+    if _is_peft_model(model):
+        # The prompt is prepended here, by the same rule as PEFT's forward, so that every
+        # kind of model goes through one code path.
+        model = model.get_base_model()
     n_layers = _n_layers(model)
     keys = normalise_layers(layers, n_layers)
+    hidden_size = int(model.config.hidden_size)
+    n_virtual = 0
+    if soft_prompt is not None:
+        soft_prompt = _check_soft_prompt(soft_prompt, hidden_size).detach()
+        n_virtual = int(soft_prompt.shape[0])
 
-    ids = _tokenize(tokenizer, texts, _context_length(model))
+    context = _context_length(model)
+    if context is not None and n_virtual > 0:
+        if n_virtual >= context:
+            raise ConfigError(
+                f"the soft prompt's {n_virtual} virtual tokens fill the model's whole context of {context} tokens"
+            )
+        context -= n_virtual
+    ids = _tokenize(tokenizer, texts, context)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad_id is None:
         raise ConfigError("tokenizer has neither a pad nor an eos token to pad batches with")
@@ -227,7 +340,6 @@ def extract_features(
     # error shows up on the first batch rather than at the end.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
     device = next(model.parameters()).device
-    hidden_size = int(model.config.hidden_size)
     out = {k: np.empty((len(texts), hidden_size), dtype=np.float32) for k in keys}
 
     was_training = model.training
@@ -244,20 +356,13 @@ def extract_features(
                     input_ids[row, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
                     attention_mask[row, : len(ids[i])] = 1
                 input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-                outputs = model(
-                    input_ids=input_ids,
-                    attention_mask=attention_mask,
-                    output_hidden_states=True,
-                    use_cache=False,
-                    return_dict=True,
-                )
-                hidden_states = outputs.hidden_states
+                hidden_states, full_mask = forward_hidden_states(model, input_ids, attention_mask, soft_prompt)
                 if hidden_states is None or len(hidden_states) != n_layers + 1:
                     raise ConfigError(
                         f"model returned {0 if hidden_states is None else len(hidden_states)} hidden states, "
                         f"expected {n_layers + 1} (embeddings + {n_layers} layers)"
                     )
-                mask = _stimulus_mask(attention_mask)
+                mask = _stimulus_mask(full_mask, n_virtual)
                 for k in keys:
                     pooled = _pool(hidden_states[k].float(), mask, pooling)
                     out[k][idx] = pooled.cpu().numpy()

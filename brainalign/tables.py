@@ -99,3 +99,41 @@ def gather_scores(paths: Sequence[str | os.PathLike]) -> dict[str, pd.DataFrame]
         direction: scores[scores["direction"] == direction].reset_index(drop=True)
         for direction in DIRECTIONS
     }
+
+
+def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2") -> pd.DataFrame:
+    """Tables II-V of the reference paper: per ROI, rows = task, columns = method.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        A long table of one direction (e.g. ``decoding.csv``).
+    metric : str
+        The metric to pivot.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per dataset x model x layer x ROI x subject x task, with one column per
+        tuned method and a ``base`` column holding the untuned model's score (the same for
+        every task). ``subject == "mean"`` rows average over subjects.
+    """
+    keys = ["dataset", "model", "layer", "roi", "subject"]
+    selected = scores[scores["metric"] == metric]
+    with_mean = pd.concat(
+        [selected, selected.groupby([*keys[:-1], "task", "method"], as_index=False)["score"].mean().assign(subject="mean")],
+        ignore_index=True,
+    )
+    tuned = with_mean[with_mean["method"] != "base"]
+    pivot = tuned.pivot_table(index=[*keys, "task"], columns="method", values="score").reset_index()
+    base = with_mean[with_mean["method"] == "base"].set_index(keys)["score"].rename("base")
+    pivot = pivot.join(base, on=keys)
+    pivot.columns.name = None
+    methods = [column for column in ("prompt", "finetune") if column in pivot.columns]
+    return pivot[[*keys, "task", *methods, "base"]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write any result frame atomically, with the tables' float format and no index."""
+    with atomic_output(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")

@@ -148,6 +148,123 @@ def test_bad_arguments(lm) -> None:
         extract_features(model, tokenizer, ["fine", ""], layers=[-1], progress=False)
 
 
+# --------------------------------------------------------------------------- soft prompts
+
+N_VIRTUAL = 5
+PROMPT_LAYERS = [0, 1, 2]
+
+
+@pytest.fixture(scope="module")
+def prompt_lm(tmp_path_factory: pytest.TempPathFactory):
+    """A PEFT prompt-tuning model on a tiny GPT-2 whose soft prompt is far from its init.
+
+    Random values of unit scale stand in for a trained prompt (the tuning tests use a
+    trained one): they make the prompt's effect on the sentence large and easy to see.
+    """
+    from brainalign.tuning import prepare_for_tuning
+
+    folder = build_tiny_gpt2(
+        tmp_path_factory.mktemp("prompt") / "gpt2", n_layer=2, n_embd=32, n_head=2, n_positions=64, seed=1
+    )
+    model, tokenizer = load_causal_lm(folder, device="cpu")
+    peft_model = prepare_for_tuning(model, tokenizer, "prompt", num_virtual_tokens=N_VIRTUAL, init_text="Describe")
+    with torch.no_grad():
+        weight = peft_model.prompt_encoder["default"].embedding.weight
+        weight.copy_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)))
+    peft_model.eval()
+    return peft_model, tokenizer
+
+
+def _batch(tokenizer, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    width = max(map(len, ids))
+    input_ids = torch.full((len(ids), width), tokenizer.eos_token_id)
+    attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
+    for row, seq in enumerate(ids):
+        input_ids[row, : len(seq)] = torch.tensor(seq)
+        attention_mask[row, : len(seq)] = 1
+    return input_ids, attention_mask
+
+
+def test_prepended_prompt_matches_peft_own_forward(prompt_lm) -> None:
+    from brainalign.features import forward_hidden_states
+    from brainalign.tuning import soft_prompt
+
+    peft_model, tokenizer = prompt_lm
+    input_ids, attention_mask = _batch(tokenizer, [SENTENCES[1], SENTENCES[0], SENTENCES[2]])  # padded rows
+    assert not attention_mask.all()
+    with torch.no_grad():
+        theirs = peft_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
+        ours, full_mask = forward_hidden_states(
+            peft_model.get_base_model(), input_ids, attention_mask, soft_prompt(peft_model)
+        )
+    assert len(ours) == len(theirs) == 3
+    assert torch.equal(full_mask, torch.cat((torch.ones(3, N_VIRTUAL, dtype=torch.long), attention_mask), dim=1))
+    attended = full_mask.bool()
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.shape == b.shape == (3, N_VIRTUAL + input_ids.shape[1], 32)
+        torch.testing.assert_close(a[attended], b[attended], atol=1e-5, rtol=0, msg=f"layer {k}")
+
+
+def test_soft_prompt_pooling_covers_the_sentence_tokens_only(prompt_lm) -> None:
+    peft_model, tokenizer = prompt_lm
+    text = SENTENCES[1]
+    ids = torch.tensor([tokenizer(text)["input_ids"]])
+    with torch.no_grad():  # PEFT's own forward: prompt first, then the sentence
+        hidden = peft_model(input_ids=ids, output_hidden_states=True).hidden_states
+    mean = extract_features(peft_model, tokenizer, [text], layers=PROMPT_LAYERS, pooling="mean", progress=False)
+    last = extract_features(peft_model, tokenizer, [text], layers=PROMPT_LAYERS, pooling="last", progress=False)
+    for k in PROMPT_LAYERS:
+        np.testing.assert_allclose(mean[k][0], hidden[k][0, N_VIRTUAL:].mean(dim=0).numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(last[k][0], hidden[k][0, -1].numpy(), atol=1e-5, rtol=0)
+        # Including the prompt positions would give something else.
+        assert not np.allclose(mean[k][0], hidden[k][0].mean(dim=0).numpy(), atol=1e-3)
+
+
+def test_peft_model_equals_base_with_its_prompt_and_the_prompt_matters(prompt_lm) -> None:
+    from brainalign.tuning import soft_prompt
+
+    peft_model, tokenizer = prompt_lm
+    base = peft_model.get_base_model()
+    through_peft = extract_features(peft_model, tokenizer, SENTENCES, layers=PROMPT_LAYERS, progress=False)
+    explicit = extract_features(
+        base, tokenizer, SENTENCES, layers=PROMPT_LAYERS, soft_prompt=soft_prompt(peft_model), progress=False
+    )
+    plain = extract_features(base, tokenizer, SENTENCES, layers=PROMPT_LAYERS, progress=False)
+    for k in PROMPT_LAYERS:
+        np.testing.assert_array_equal(through_peft[k], explicit[k])
+    # Layer 0 (embeddings) only moves by the position shift; deeper layers see the prompt.
+    for k in (1, 2):
+        assert np.abs(through_peft[k] - plain[k]).max() > 1e-2
+
+
+def test_soft_prompt_features_do_not_depend_on_batching(prompt_lm) -> None:
+    peft_model, tokenizer = prompt_lm
+    together = extract_features(peft_model, tokenizer, SENTENCES, layers=[2], batch_size=4, progress=False)[2]
+    alone = np.stack(
+        [extract_features(peft_model, tokenizer, [t], layers=[2], progress=False)[2][0] for t in SENTENCES]
+    )
+    np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
+
+
+def test_soft_prompt_shortens_the_room_for_text(prompt_lm, caplog: pytest.LogCaptureFixture) -> None:
+    peft_model, tokenizer = prompt_lm
+    with caplog.at_level(logging.WARNING, logger="brainalign.features"):
+        features = extract_features(peft_model, tokenizer, ["word " * 70], layers=[2], progress=False)
+    assert np.isfinite(features[2]).all()
+    assert any(f"first {64 - N_VIRTUAL} tokens" in r.getMessage() for r in caplog.records)
+
+
+def test_bad_soft_prompt_is_config_error(prompt_lm) -> None:
+    peft_model, tokenizer = prompt_lm
+    base = peft_model.get_base_model()
+    for bad in (torch.zeros(3, 31), torch.zeros(32), torch.zeros(0, 32), torch.full((2, 32), float("nan"))):
+        with pytest.raises(ConfigError, match="soft_prompt"):
+            extract_features(base, tokenizer, SENTENCES, layers=[1], soft_prompt=bad, progress=False)
+    with pytest.raises(ConfigError, match="whole context"):
+        extract_features(base, tokenizer, SENTENCES, layers=[1], soft_prompt=torch.zeros(64, 32), progress=False)
+
+
 # --------------------------------------------------------------------------- store
 
 

@@ -58,3 +58,20 @@ def test_unreadable_table_names_the_file(tmp_path):
     (tmp_path / "broken.csv").write_text("")
     with pytest.raises(DataError, match="broken.csv"):
         read_table(tmp_path / "broken.csv")
+
+
+def test_paper_pivot_puts_methods_side_by_side_with_the_base_score_and_a_subject_mean():
+    from brainalign.tables import paper_pivot
+
+    rows = []
+    for subject, offset in (("S01", 0.0), ("S02", 0.1)):
+        for task, method, score in (("none", "base", 0.6), ("qa", "prompt", 0.7), ("qa", "finetune", 0.65)):
+            frame = _rows(subject, score=score + offset)
+            frame["task"], frame["method"] = task, method
+            rows.append(frame)
+    pivot = paper_pivot(pd.concat(rows, ignore_index=True))
+    assert list(pivot.columns) == ["dataset", "model", "layer", "roi", "subject", "task", "prompt", "finetune", "base"]
+    assert set(pivot["task"]) == {"qa"}
+    row = pivot[(pivot["roi"] == "language") & (pivot["subject"] == "mean")].iloc[0]
+    assert row["prompt"] == pytest.approx(0.75) and row["finetune"] == pytest.approx(0.70) and row["base"] == pytest.approx(0.65)
+    assert len(pivot) == 2 * 3  # 2 ROIs x (2 subjects + mean)

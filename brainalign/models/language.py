@@ -77,6 +77,7 @@ def build_tiny_gpt2(
     n_embd: int = 128,
     n_head: int = 4,
     n_positions: int = 128,
+    tie_word_embeddings: bool = True,
     seed: int = 0,
 ) -> Path:
     """Build a small, randomly initialised GPT-2 with the real GPT-2 tokenizer, offline.
@@ -96,6 +97,11 @@ def build_tiny_gpt2(
     n_layer, n_embd, n_head, n_positions : int
         GPT-2 sizes: transformer blocks, hidden size, attention heads, context length.
         ``n_embd`` must be divisible by ``n_head``.
+    tie_word_embeddings : bool
+        Share the input embeddings with the output layer, as GPT-2 does. Untie them for a
+        model pre-trained on a small corpus: with tied weights, the softmax pushes every one
+        of the 50,257 embeddings (most of them for tokens the corpus never shows) in the
+        same direction, and mean-pooled sentence representations lose their content.
     seed : int
         Seed of the random initialisation.
 
@@ -141,6 +147,7 @@ def build_tiny_gpt2(
             n_head=n_head,
             bos_token_id=tokenizer.eos_token_id,
             eos_token_id=tokenizer.eos_token_id,
+            tie_word_embeddings=tie_word_embeddings,
         )
         # The model is created under a forked RNG so building a model does not disturb
         # the caller's global torch random state.

@@ -164,3 +164,12 @@ def test_model_identity_of_hub_name_uses_cached_commit(tmp_path: Path, monkeypat
     (repo / "snapshots" / commit / "config.json").write_text("{}")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     assert model_identity("someorg/somemodel") == {"model": "someorg/somemodel", "source": "hub", "revision": commit}
+
+
+def test_untied_embeddings_survive_saving_and_reloading(tmp_path: Path) -> None:
+    folder = build_tiny_gpt2(tmp_path / "untied", n_layer=1, n_embd=16, n_head=2, n_positions=32, tie_word_embeddings=False)
+    model, _ = load_causal_lm(folder, device="cpu")
+    assert model.config.tie_word_embeddings is False
+    input_embeddings, output_layer = model.get_input_embeddings().weight, model.get_output_embeddings().weight
+    assert input_embeddings.data_ptr() != output_layer.data_ptr()
+    assert not torch.equal(input_embeddings, output_layer)

@@ -31,12 +31,66 @@ def snakemake(workdir, *args, timeout=900):
     )
 
 
+def small_budget_config(workdir):
+    """The embedded default with smaller training budgets, so the suite stays fast.
+
+    Everything else (data, models, tasks, ridge) is the shipped config; `make run` times
+    the full default (see README).
+    """
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["models"]["tiny-gpt2"]["pretrain"]["steps"] = 30
+    config["tuning"].update(steps=16, eval_every=8)
+    config["evaluation"]["max_new_tokens"] = 8
+    path = workdir / "small-budget.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedded")
-    result = snakemake(workdir, "--cores", "2")  # the default target: everything
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
+
+
+def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
+    for table in TABLES:
+        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        variants = set(zip(scores["task"], scores["method"]))
+        expected = {("none", "base")} | {
+            (task, method) for task in ("summarization", "qa", "translation") for method in ("prompt", "finetune")
+        }
+        assert variants == expected
+        per_variant = scores.groupby(["task", "method"]).size()
+        assert per_variant.nunique() == 1  # every variant has every subject x ROI x metric
+    pivots = pd.read_csv(embedded_run / "results/tables/paper/tables2to5_decoding.csv", dtype={"subject": str})
+    assert set(pivots["subject"]) == {"S01", "S02", "mean"}
+    assert len(pivots) == 3 * 4 * 3 * 3  # layers x ROIs x (subjects + mean) x tasks
+    assert pivots[["prompt", "finetune", "base"]].notna().all().all()
+
+
+def test_task_scores_and_table1(embedded_run):
+    scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
+    assert len(scores) == 3 * 3 * 3  # tasks x methods x (precision, recall, F1)
+    assert scores["score"].between(0, 1).all() and set(scores["n"]) == {48}
+    table1 = pd.read_csv(embedded_run / "results/tables/paper/table1_bertscore.csv")
+    assert set(table1["task"]) == {"summarization", "qa", "translation"}
+    assert table1[["base", "prompt", "finetune"]].notna().all().all()
+
+
+def test_checkpoints_hold_what_each_method_trains_and_a_loss_curve(embedded_run):
+    for task in ("summarization", "qa", "translation"):
+        prompt = embedded_run / f"results/checkpoints/tiny-gpt2/{task}/prompt"
+        finetune = embedded_run / f"results/checkpoints/tiny-gpt2/{task}/finetune"
+        assert (prompt / "adapter_model.safetensors").is_file() and not (prompt / "model.safetensors").exists()
+        assert (finetune / "model.safetensors").is_file()
+        for method in ("prompt", "finetune"):
+            loss = pd.read_csv(embedded_run / f"results/checkpoints/tiny-gpt2/{task}/{method}.loss.csv")
+            assert loss["step"].max() == 16 and loss["validation_loss"].notna().sum() >= 2
+    pretraining = pd.read_csv(embedded_run / "results/models/tiny-gpt2/pretraining_loss.csv")
+    validation = pretraining["validation_loss"].dropna()
+    assert validation.iloc[-1] < validation.iloc[0] - 1.0  # pre-training learned something
 
 
 def test_task_splits_hold_every_example_with_the_configured_template(embedded_run):
@@ -56,8 +110,9 @@ def test_tables_cover_every_subject_and_roi(embedded_run):
         assert set(scores["subject"]) == {"S01", "S02"}
         assert set(scores["roi"]) == {"language", "task", "dmn", "visual"}
         assert scores["simulated"].all()
-        per_cell = scores.groupby(["subject", "roi", "metric"]).size()
-        assert len(per_cell) == 2 * 4 * scores["metric"].nunique() and (per_cell == 1).all()
+        assert set(scores["layer"]) == {0, 2, 4}
+        per_cell = scores.groupby(["task", "method", "layer", "subject", "roi", "metric"]).size()
+        assert len(per_cell) == 7 * 3 * 2 * 4 * scores["metric"].nunique() and (per_cell == 1).all()
         two_vs_two = scores[scores["metric"] == "2v2"]["score"]
         assert two_vs_two.between(0, 1).all()
     encoding = pd.read_csv(embedded_run / TABLES[1])
@@ -66,21 +121,26 @@ def test_tables_cover_every_subject_and_roi(embedded_run):
 
 def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
     # Pooled 2v2 of a pure-noise ROI scatters by about +-0.035 around 0.5 (see
-    # tests/test_alignment.py), so "clearly" means several of those widths.
+    # tests/test_alignment.py), so "clearly" means several of those widths. The base model's
+    # embedding layer carries the sentence content the simulator plants; its contextual
+    # layers, after a short pre-training, carry less of it (see README).
     scores = pd.concat(
         [pd.read_csv(embedded_run / table, dtype={"subject": str}) for table in TABLES], ignore_index=True
     )
-    two_vs_two = scores[scores["metric"] == "2v2"].set_index(["direction", "subject", "roi"])["score"]
-    language, visual = two_vs_two.xs("language", level="roi"), two_vs_two.xs("visual", level="roi")
+    base = scores[(scores["metric"] == "2v2") & (scores["method"] == "base")]
+    embeddings = base[base["layer"] == 0].set_index(["direction", "subject", "roi"])["score"]
+    language, visual = embeddings.xs("language", level="roi"), embeddings.xs("visual", level="roi")
     assert (language > 0.6).all(), language
     assert ((visual - 0.5).abs() < 0.1).all(), visual  # simulated as pure noise: chance is 0.5
     assert (language > visual).all() and (language - visual).mean() > 0.08
+    by_roi = base.groupby("roi")["score"].mean()
+    assert by_roi["language"] > by_roi["visual"]
 
 
 def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
     rules = {
-        "simulate_pereira", "brains_pereira", "stimulus_table", "build_base_model", "features", "ridge", "tables",
-        "prepare_task",
+        "simulate_pereira", "brains_pereira", "stimulus_table", "pretrain_base", "features", "ridge", "tables",
+        "prepare_task", "tune", "evaluate", "task_scores",
     }
     for folder in ("logs", "benchmarks"):
         root = embedded_run / "results" / folder
@@ -91,7 +151,8 @@ def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
 
 
 def test_second_invocation_plans_nothing(embedded_run):
-    result = snakemake(embedded_run, "--cores", "2", "--dry-run")
+    config = str(embedded_run / "small-budget.yaml")
+    result = snakemake(embedded_run, "--cores", "2", "--dry-run", "--configfile", config)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Nothing to be done" in result.stdout + result.stderr
 
@@ -100,7 +161,8 @@ def test_rerunning_from_features_gives_byte_identical_tables(embedded_run, tmp_p
     before = {table: (embedded_run / table).read_bytes() for table in TABLES}
     for stage in ("features", "ridge", "tables"):
         shutil.move(embedded_run / "results" / stage, tmp_path / stage)
-    result = snakemake(embedded_run, "--cores", "2", *TABLES)
+    config = str(embedded_run / "small-budget.yaml")
+    result = snakemake(embedded_run, "--cores", "2", *TABLES, "--configfile", config)
     assert result.returncode == 0, result.stderr[-3000:]
     assert {table: (embedded_run / table).read_bytes() for table in TABLES} == before
 

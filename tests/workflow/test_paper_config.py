@@ -7,6 +7,7 @@ Everything else is ``config/paper.yaml`` as shipped.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,28 +48,34 @@ def paper_workdir(tmp_path_factory):
     config["datasets"]["pereira"]["subjects"] = SUBJECTS
     config["models"]["gpt2"]["pretrained"] = str(build_tiny_gpt2(workdir / "standin-gpt2", seed=0))
     config["features"]["layers"] = [2, -1]
+    # As shipped, with its hub datasets for the tasks (they cannot be fetched here) ...
+    (workdir / "paper-hub.yaml").write_text(yaml.safe_dump(config))
+    # ... and without tasks, so the base model's brain-alignment path runs end to end.
+    config["tasks"] = {}
     (workdir / "paper-standin.yaml").write_text(yaml.safe_dump(config))
     return workdir
 
 
-def _snakemake(workdir, *args):
+def _snakemake(workdir, *args, config="paper-standin.yaml"):
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(workdir / "paper-standin.yaml"), "--cores", "2", *args],
+         "--configfile", str(workdir / config), "--cores", "2", *args],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, HF_HUB_OFFLINE="1"),
     )
 
 
-def test_paper_config_plans_no_simulation_and_no_model_build(paper_workdir):
-    result = _snakemake(paper_workdir, "--dry-run", "results/tables/decoding.csv")
+def test_paper_config_plans_every_stage_without_simulation_or_pretraining(paper_workdir):
+    result = _snakemake(paper_workdir, "--dry-run", config="paper-hub.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     plan = result.stdout + result.stderr
-    assert "simulate_pereira" not in plan and "build_base_model" not in plan
-    assert "brains_pereira" in plan and "features" in plan
+    assert "simulate_pereira" not in plan and "pretrain_base" not in plan
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
+    assert jobs["prepare_task"] == "3" and jobs["tune"] == "6" and jobs["evaluate"] == "9"
+    assert jobs["features"] == "7" and jobs["ridge"] == str(7 * len(SUBJECTS))
 
 
 def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):
-    result = _snakemake(paper_workdir, "results/tasks/summarization/train.jsonl")
+    result = _snakemake(paper_workdir, "results/tasks/summarization/train.jsonl", config="paper-hub.yaml")
     assert result.returncode != 0
     log = (paper_workdir / "results/logs/prepare_task/summarization.log").read_text()
     assert "tasks.summarization.hub.name" in log and "EdinburghNLP/xsum" in log

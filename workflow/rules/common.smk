@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 
-METHODS = ["base"]  # the untuned model; tuned methods are added by the tuning stage
+METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
 UNTUNED_TASK = "none"  # the task column of rows that come from an untuned model
 SPLITS = ["train", "validation", "test"]
 
@@ -104,6 +104,51 @@ def built_model_input(wildcards):
     return [model_source(wildcards.model)] if "build" in model_config(wildcards.model) else []
 
 
+def tuned_methods():
+    return config["tuning"]["methods"]
+
+
+def model_variants():
+    """(task, method) of every model variant: the untuned base, then each task x tuned method."""
+    return [(UNTUNED_TASK, "base")] + [(task, method) for task in config["tasks"] for method in tuned_methods()]
+
+
+def checkpoint_dir(wildcards):
+    """The tuned checkpoint a variant needs; nothing for the untuned base model."""
+    if wildcards.method == "base":
+        return []
+    return f"results/checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}"
+
+
+def tuning_inputs(wildcards):
+    return {
+        "train": f"results/tasks/{wildcards.task}/train.jsonl",
+        "validation": f"results/tasks/{wildcards.task}/validation.jsonl",
+        "model": built_model_input(wildcards),
+    }
+
+
+def tuning_settings(wildcards):
+    """Everything that determines one checkpoint (a change retrains only what it touches)."""
+    tuning = config["tuning"]
+    return {
+        "steps": tuning["steps"],
+        "batch_size": tuning["batch_size"],
+        "eval_every": tuning["eval_every"],
+        "warmup_steps": tuning["warmup_steps"],
+        "early_stopping_patience": tuning["early_stopping_patience"],
+        "seed": config["seed"],
+        **tuning[wildcards.method],
+        "init_text": task_config(wildcards.task).get("prompt_init_text", ""),
+    }
+
+
+def feature_variant_input(wildcards):
+    if wildcards.method == "base" and wildcards.task != UNTUNED_TASK:
+        raise ValueError(f"the untuned base model has task '{UNTUNED_TASK}', not '{wildcards.task}'")
+    return checkpoint_dir(wildcards)
+
+
 def feature_stimuli(wildcards):
     return f"results/brains/{model_dataset(wildcards)}/stimuli.tsv"
 
@@ -113,18 +158,28 @@ def ridge_subject_store(wildcards):
 
 
 def ridge_outputs():
-    """Every per-subject ridge result: model x task x method x subject."""
+    """Every per-subject ridge result: model x variant (task, method) x subject."""
     outputs = []
     for model, cfg in config["models"].items():
-        for method in METHODS:
+        for task, method in model_variants():
             outputs += expand(
                 "results/ridge/{model}/{task}/{method}/{subject}.csv",
                 model=model,
-                task=UNTUNED_TASK,
+                task=task,
                 method=method,
                 subject=subjects(cfg["dataset"]),
             )
     return outputs
+
+
+def evaluation_outputs():
+    """Generations and BERTScore of every model x task x method (base included) on the test split."""
+    return expand(
+        "results/evaluation/{model}/{task}/{method}.csv",
+        model=list(config["models"]),
+        task=list(config["tasks"]),
+        method=["base", *tuned_methods()],
+    )
 
 
 def task_config(task):
@@ -137,12 +192,11 @@ def task_local_files(wildcards):
     return {split: resource(path) for split, path in local.items()} if local else {}
 
 
-def task_splits():
-    return expand("results/tasks/{task}/{split}.jsonl", task=list(config["tasks"]), split=SPLITS)
-
-
 def all_targets():
-    return ["results/tables/decoding.csv", "results/tables/encoding.csv", *task_splits()]
+    targets = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+    if config["tasks"]:
+        targets += ["results/tables/task_scores.csv", "results/tables/paper/table1_bertscore.csv"]
+    return targets
 
 
 def ridge_settings():

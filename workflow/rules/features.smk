@@ -1,11 +1,14 @@
-# Stage 5: stimulus representations per model variant, cached in HDF5 (one file holds every
-# configured layer, so a layer sweep costs one forward pass).
+# Stage 5: stimulus representations per model variant (base, or a tuned checkpoint), cached
+# in HDF5 (one file holds every configured layer, so a layer sweep costs one forward pass).
+# A prompt-tuned model's soft prompt is prepended exactly as in training and excluded from
+# pooling.
 
 
 rule features:
     input:
         stimuli=feature_stimuli,
         model=built_model_input,
+        checkpoint=feature_variant_input,
     output:
         "results/features/{model}/{task}/{method}.h5",
     params:
@@ -17,7 +20,7 @@ rule features:
         "results/logs/features/{model}/{task}/{method}.log",
     benchmark:
         "results/benchmarks/features/{model}/{task}/{method}.tsv"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

@@ -1,23 +1,28 @@
-# Stage: base models the workflow builds itself (the embedded default's small GPT-2).
-# Models named by a hub name or a local directory (config key models.<name>.pretrained) need
-# no rule: feature extraction loads them directly through the same from_pretrained path.
+# Stage: the base model the embedded default builds itself — a small GPT-2 with the real
+# GPT-2 tokenizer, pre-trained on the shipped corpus for a bounded CPU budget so that prompt
+# tuning has pre-trained features to steer. Models named by a hub name or a local directory
+# (models.<name>.pretrained) need no rule: they are loaded through the same from_pretrained.
 
 
-rule build_base_model:
+rule pretrain_base:
+    input:
+        corpus=lambda wildcards: resource(model_config(wildcards.model)["pretrain"]["corpus"]),
     output:
         directory("results/models/{model}"),
     params:
         build=lambda wildcards: model_config(wildcards.model)["build"],
+        pretrain=lambda wildcards: model_config(wildcards.model)["pretrain"],
         seed=config["seed"],
     log:
-        "results/logs/build_base_model/{model}.log",
+        "results/logs/pretrain_base/{model}.log",
     benchmark:
-        "results/benchmarks/build_base_model/{model}.tsv"
-    threads: 1
+        "results/benchmarks/pretrain_base/{model}.tsv"
+    threads: 2
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=4000,
+        runtime=lambda wildcards: 10 + model_config(wildcards.model)["pretrain"]["steps"] // 20,
+        gpu=config["tuning"]["gpus"],
     conda:
         "../../envs/torch.yaml"
     script:
-        "../scripts/build_base_model.py"
+        "../scripts/pretrain_base.py"

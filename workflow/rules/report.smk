@@ -1,4 +1,5 @@
-# Stage 7: long-format result tables gathered from every per-subject ridge result.
+# Stage 7: long-format result tables gathered from every per-subject ridge result, and the
+# reference paper's per-ROI pivots (its Tables II-V: rows task, columns method).
 
 
 rule tables:
@@ -7,6 +8,9 @@ rule tables:
     output:
         decoding="results/tables/decoding.csv",
         encoding="results/tables/encoding.csv",
+        pivots="results/tables/paper/tables2to5_decoding.csv",
+    params:
+        pivot_metric="2v2",
     log:
         "results/logs/tables.log",
     benchmark:

@@ -5,14 +5,17 @@ import torch
 from brainalign.brains.stimuli import read_stimulus_table
 from brainalign.features import extract_features, write_feature_store
 from brainalign.io import setup_logging
-from brainalign.models.language import load_causal_lm, model_identity
+from brainalign.tuning.methods import checkpoint_identity, load_tuned
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 params = snakemake.params
+method = snakemake.wildcards.method
+checkpoint = snakemake.input.checkpoint or None
 stimuli = read_stimulus_table(snakemake.input.stimuli)
-model, tokenizer = load_causal_lm(params.model_source)
+# A prompt-tuned model's soft prompt is prepended as in training and left out of pooling.
+model, tokenizer = load_tuned(params.model_source, checkpoint, method)
 features = extract_features(
     model,
     tokenizer,
@@ -21,6 +24,6 @@ features = extract_features(
     pooling=params.pooling,
     batch_size=params.batch_size,
 )
-identity = dict(model_identity(params.model_source), pooling=params.pooling)
+identity = dict(checkpoint_identity(params.model_source, checkpoint, method), pooling=params.pooling)
 write_feature_store(snakemake.output[0], list(stimuli["stimulus_id"]), features, identity=identity)
-logger.info("%d stimuli, layers %s, pooling %s", len(stimuli), sorted(features), params.pooling)
+logger.info("%d stimuli, layers %s, pooling %s, method %s", len(stimuli), sorted(features), params.pooling, method)

@@ -1,11 +1,14 @@
 """Gather every per-subject ridge result into the long-format tables (rule tables)."""
 
 from brainalign.io import setup_logging
-from brainalign.tables import gather_scores, write_table
+from brainalign.tables import gather_scores, paper_pivot, write_frame, write_table
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
 tables = gather_scores(list(snakemake.input))
-for direction, path in snakemake.output.items():
-    write_table(tables[direction], path)
-    logger.info("%s: %d rows", path, len(tables[direction]))
+for direction in ("decoding", "encoding"):
+    write_table(tables[direction], snakemake.output[direction])
+    logger.info("%s: %d rows", snakemake.output[direction], len(tables[direction]))
+pivots = paper_pivot(tables["decoding"], metric=snakemake.params.pivot_metric)
+write_frame(pivots, snakemake.output.pivots)
+logger.info("%s: %d rows", snakemake.output.pivots, len(pivots))

@@ -1,0 +1,27 @@
+# Stage 3: tuned checkpoints, one job per model x task x method. prompt = a PEFT soft prompt
+# on a frozen backbone; finetune = every weight trainable. Same data, steps, batch size, data
+# order and seed for both: only what is trainable and the learning rate differ.
+
+
+rule tune:
+    input:
+        unpack(tuning_inputs),
+    output:
+        checkpoint=directory("results/checkpoints/{model}/{task}/{method}"),
+        loss="results/checkpoints/{model}/{task}/{method}.loss.csv",
+    params:
+        model_source=lambda wildcards: model_source(wildcards.model),
+        settings=tuning_settings,
+    log:
+        "results/logs/tune/{model}/{task}/{method}.log",
+    benchmark:
+        "results/benchmarks/tune/{model}/{task}/{method}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=lambda wildcards: 10 + config["tuning"]["steps"] // 10,
+        gpu=config["tuning"]["gpus"],
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/tune.py"
