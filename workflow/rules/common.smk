@@ -1,7 +1,6 @@
 # Shared by every stage: wildcard constraints, config accessors, input functions and the
 # list of final targets. Nothing here computes science; that lives in the brainalign package.
 import os
-from pathlib import Path
 
 
 METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
