@@ -67,6 +67,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import ConfigError, DataError
+from brainalign.models.language import context_length, pad_token_id
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +95,6 @@ PIVOT_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
 # --------------------------------------------------------------------------------------
 # Generation
 # --------------------------------------------------------------------------------------
-
-
-def _context_length(config: Any) -> int | None:
-    for name in ("n_positions", "max_position_embeddings", "n_ctx"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def _peft_kind(model: Any) -> str:
@@ -216,9 +209,9 @@ def generate(
     eos_id = tokenizer.eos_token_id
     if eos_id is None:
         raise ConfigError("generate: the tokenizer has no eos token; it is needed to stop decoding")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_id
+    pad_id = pad_token_id(tokenizer)
 
-    context = _context_length(lm.config)
+    context = context_length(lm)
     if context is None:
         budget = 10**9
     else:
@@ -623,6 +616,25 @@ def summarise_scores(
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def gather_task_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Summarise per-example evaluation files laid out as ``.../{model}/{task}/{method}.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`summarise_scores` of every file, sorted by model, task, method and metric.
+    """
+    summaries = []
+    for path in map(Path, paths):
+        model, task, method = path.parts[-3], path.parts[-2], path.stem
+        per_example = pd.read_csv(path, keep_default_na=False)
+        summaries.append(summarise_scores(per_example, model=model, task=task, method=method))
+    if not summaries:
+        raise DataError("no evaluation files to summarise; check the config's tasks and models")
+    scores = pd.concat(summaries, ignore_index=True)
+    return scores.sort_values(["model", "task", "method", "metric"], kind="stable").reset_index(drop=True)
 
 
 def task_score_pivot(task_scores: pd.DataFrame, *, metric: str = "bertscore_f1") -> pd.DataFrame:

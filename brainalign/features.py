@@ -33,6 +33,7 @@ import numpy as np
 
 from brainalign.errors import ConfigError, DataError
 from brainalign.io import atomic_output
+from brainalign.models.language import context_length, pad_token_id
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,6 @@ def _n_layers(model: Any) -> int:
     if not isinstance(n, int):
         raise ConfigError(f"model config of {type(model).__name__} has no integer num_hidden_layers")
     return n
-
-
-def _context_length(model: Any) -> int | None:
-    """Longest input the model's position embeddings allow (None when unbounded)."""
-    n = getattr(model.config, "max_position_embeddings", None)
-    return n if isinstance(n, int) and n > 0 else None
 
 
 def normalise_layers(layers: Sequence[int], n_layers: int) -> list[int]:
@@ -325,7 +320,7 @@ def extract_features(
         soft_prompt = _check_soft_prompt(soft_prompt, hidden_size).detach()
         n_virtual = int(soft_prompt.shape[0])
 
-    context = _context_length(model)
+    context = context_length(model)
     if context is not None and n_virtual > 0:
         if n_virtual >= context:
             raise ConfigError(
@@ -333,9 +328,7 @@ def extract_features(
             )
         context -= n_virtual
     ids = _tokenize(tokenizer, texts, context)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad_id is None:
-        raise ConfigError("tokenizer has neither a pad nor an eos token to pad batches with")
+    pad_id = pad_token_id(tokenizer)
     # Longest first: similar lengths share a batch (less padding) and an out-of-memory
     # error shows up on the first batch rather than at the end.
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))

@@ -69,9 +69,7 @@ def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a score table atomically, canonically ordered, with a fixed float format."""
-    frame = canonical_table(frame)
-    with atomic_output(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    write_frame(canonical_table(frame), path)
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

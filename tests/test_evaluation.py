@@ -372,3 +372,21 @@ def test_task_score_pivot_is_paper_table_one() -> None:
         task_score_pivot(pd.concat([long, long.iloc[:3]], ignore_index=True))
     with pytest.raises(DataError, match="no rows"):
         task_score_pivot(long, metric="accuracy")
+
+
+def test_gather_task_scores_reads_model_task_method_from_the_paths(tmp_path):
+    from brainalign.evaluation import gather_task_scores
+
+    paths = []
+    for task, method, f1 in (("qa", "base", 0.2), ("qa", "prompt", 0.4)):
+        path = tmp_path / "tiny" / task / f"{method}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(
+            {"id": ["a", "b"], "prompt": ["p", "q"], "target": ["t", "u"], "generation": ["", "x"],
+             "precision": [f1, f1], "recall": [f1, f1], "f1": [f1, f1]}
+        ).to_csv(path, index=False)
+        paths.append(path)
+    scores = gather_task_scores(paths)
+    f1 = scores[scores["metric"] == "bertscore_f1"].set_index("method")["score"]
+    assert set(scores["model"]) == {"tiny"} and set(scores["task"]) == {"qa"}
+    assert f1["base"] == pytest.approx(0.2) and f1["prompt"] == pytest.approx(0.4)

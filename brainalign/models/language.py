@@ -379,3 +379,20 @@ def _cached_hub_revision(repo_id: str) -> str | None:
         return None
     # The cache layout is .../models--ORG--NAME/snapshots/<commit>/config.json.
     return Path(cached).parent.name
+
+
+def context_length(model: Any) -> int | None:
+    """Longest input the model's position embeddings allow (None when the config gives none).
+
+    Reads ``max_position_embeddings``, which transformers maps to GPT-2's ``n_positions``.
+    """
+    n = getattr(model.config, "max_position_embeddings", None)
+    return n if isinstance(n, int) and n > 0 else None
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """The tokenizer's pad id, else its eos id (GPT-2 has no pad token)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ConfigError("the tokenizer has neither a pad nor an eos token to pad batches with")
+    return int(pad)

@@ -14,7 +14,6 @@ from brainalign.tuning.data import (
     collate,
     evaluation_batches,
     max_training_length,
-    pad_token_id,
     tokenize_examples,
 )
 from brainalign.tuning.loop import LOSS_COLUMNS, train, validation_loss
@@ -43,7 +42,6 @@ __all__ = [
     "is_prompt_model",
     "load_tuned",
     "max_training_length",
-    "pad_token_id",
     "prepare_for_tuning",
     "read_tuning_settings",
     "save_checkpoint",

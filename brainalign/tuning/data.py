@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brainalign.errors import ConfigError, DataError
+from brainalign.models.language import context_length
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ def max_training_length(model: Any, num_virtual_tokens: int = 0) -> int:
         Soft-prompt length prepended by prompt tuning (0 for fine-tuning); they occupy
         positions of the same context.
     """
-    n = getattr(model.config, "max_position_embeddings", None)
-    if not isinstance(n, int) or n <= 0:
+    n = context_length(model)
+    if n is None:
         raise ConfigError(f"model config of {type(model).__name__} gives no context length (max_position_embeddings)")
     if n - num_virtual_tokens < 2:
         raise ConfigError(
@@ -241,14 +242,6 @@ class TrainingBatches:
             for start in range(0, stop, self.batch_size):
                 yield collate([self.examples[i] for i in order[start : start + self.batch_size]], self.pad_id)
             epoch += 1
-
-
-def pad_token_id(tokenizer: Any) -> int:
-    """The tokenizer's pad id, else its eos id (GPT-2 has no pad token)."""
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad is None:
-        raise ConfigError("the tokenizer has neither a pad nor an eos token to pad batches with")
-    return int(pad)
 
 
 def language_model_blocks(texts: Sequence[str], tokenizer: Any, *, block_size: int) -> list[TokenizedExample]:

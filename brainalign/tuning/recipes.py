@@ -20,13 +20,12 @@ import pandas as pd
 
 from brainalign.errors import DataError
 from brainalign.io import atomic_output
-from brainalign.models.language import build_tiny_gpt2, load_causal_lm
+from brainalign.models.language import build_tiny_gpt2, load_causal_lm, pad_token_id
 from brainalign.tuning.data import (
     TrainingBatches,
     evaluation_batches,
     language_model_blocks,
     max_training_length,
-    pad_token_id,
     tokenize_examples,
 )
 from brainalign.tuning.loop import train

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 import torch
 
-from brainalign.models.language import build_tiny_gpt2, load_causal_lm
+from brainalign.models.language import build_tiny_gpt2, load_causal_lm, pad_token_id
 from brainalign.tuning import (
     TrainingBatches,
     evaluation_batches,
     max_training_length,
-    pad_token_id,
     prepare_for_tuning,
     tokenize_examples,
     train,

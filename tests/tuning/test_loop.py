@@ -55,8 +55,8 @@ def test_same_seed_same_curve_and_bytes_other_seed_differs(run, tmp_path, settin
 
 
 def test_early_stopping_restores_the_best_parameters(prepared, batches, tiny_dir) -> None:
-    from brainalign.models.language import load_causal_lm
-    from brainalign.tuning import evaluation_batches, pad_token_id, tokenize_examples
+    from brainalign.models.language import load_causal_lm, pad_token_id
+    from brainalign.tuning import evaluation_batches, tokenize_examples
 
     model, tokenizer = prepared("finetune")
     train_batches, _ = batches(model, tokenizer, "finetune", seed=0)
