@@ -109,7 +109,7 @@ def tuned_methods():
 
 def model_variants():
     """(task, method) of every model variant: the untuned base, then each task x tuned method."""
-    return [(UNTUNED_TASK, "base")] + [(task, method) for task in config["tasks"] for method in tuned_methods()]
+    return [(UNTUNED_TASK, "base")] + [(task, method) for task in text_tasks() for method in tuned_methods()]
 
 
 def checkpoint_dir(wildcards):
@@ -176,7 +176,7 @@ def evaluation_outputs():
     return expand(
         "results/evaluation/{model}/{task}/{method}.csv",
         model=list(config["models"]),
-        task=list(config["tasks"]),
+        task=text_tasks(),
         method=["base", *tuned_methods()],
     )
 
@@ -206,3 +206,74 @@ def ridge_settings():
 def mem_mb_from_inputs(factor, floor_mb):
     """A resources function: memory grows with the size of a job's inputs."""
     return lambda wildcards, input: max(int(factor * input.size_mb), floor_mb)
+
+
+# --- Vision data: image tasks and BOLD5000 (brainalign.tasks.images, brainalign.brains.bold5000)
+
+IMAGE_TASK_KIND = "image_classification"
+
+
+def is_image_task(task):
+    return task_config(task)["kind"] == IMAGE_TASK_KIND
+
+
+def image_tasks():
+    """Image classification tasks: prepared as results/tasks/{task}/{split}.h5 (rule prepare_image_task)."""
+    return [task for task in config["tasks"] if is_image_task(task)]
+
+
+def text_tasks():
+    """Text generation tasks: prepared as results/tasks/{task}/{split}.jsonl (rule prepare_task)."""
+    return [task for task in config["tasks"] if not is_image_task(task)]
+
+
+def image_task_splits(task):
+    return expand("results/tasks/{task}/{split}.h5", task=task, split=SPLITS)
+
+
+def image_task_local_files(wildcards):
+    """The folder of published files an image task reads; nothing for offline sources."""
+    path = task_config(wildcards.task).get("path")
+    return [path] if path else []
+
+
+def bold5000_config():
+    return dataset_config("bold5000")
+
+
+def bold5000_image_dir():
+    """Folder of the BOLD5000 stimulus images (feature extraction reads them with
+    brainalign.brains.bold5000.read_stimulus_images)."""
+    return bold5000_config()["image_dir"]
+
+
+BOLD5000_TRS = [1, 2, 3, 4, 5, 34]  # the ROI release's files; paths as in brainalign.brains.bold5000
+
+
+def bold5000_mat(subject, tr):
+    return f"{bold5000_config()['raw_dir']}/{subject}/mat/{subject}_ROIs_TR{tr}.mat"
+
+
+def bold5000_stim_list(subject):
+    """stim_lists/CSI0{N}_stim_lists.txt, or CSI{N}_stim_lists.txt when only that one exists."""
+    number = int(subject.removeprefix("CSI"))
+    folder = f"{bold5000_config()['raw_dir']}/stim_lists"
+    padded, plain = f"{folder}/CSI{number:02d}_stim_lists.txt", f"{folder}/CSI{number}_stim_lists.txt"
+    return plain if os.path.exists(plain) and not os.path.exists(padded) else padded
+
+
+def bold5000_raw_files(wildcards):
+    """A subject's ROI files for the configured TRs, its stimulus list and the image folder."""
+    return {
+        "mats": [bold5000_mat(wildcards.subject, tr) for tr in bold5000_config()["trs"]],
+        "stim_list": bold5000_stim_list(wildcards.subject),
+        "images": bold5000_image_dir(),
+    }
+
+
+def bold5000_simulated_files():
+    """What the BOLD5000 simulator writes besides the images: every subject's six TR files
+    and stimulus list."""
+    people = subjects("bold5000")
+    mats = [bold5000_mat(s, tr) for s in people for tr in BOLD5000_TRS]
+    return mats + [bold5000_stim_list(s) for s in people]
