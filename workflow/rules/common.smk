@@ -195,6 +195,8 @@ def all_targets():
     targets = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
     if config["tasks"]:
         targets += ["results/tables/task_scores.csv", "results/tables/paper/table1_bertscore.csv"]
+    if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
+        targets += ["results/tables/paper/tables7to8_bold5000.csv"]
     return targets
 
 
