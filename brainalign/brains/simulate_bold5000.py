@@ -42,7 +42,10 @@ later presentations prefixed ``rep_`` as in the release.
 What it can tell you: whether the loaders, repeat/TR averaging and grouped folds work on files
 in the real format, and whether decoding/encoding recovers a planted linear signal and ranks
 ROIs by SNR and by the kind of feature (low-level vs object vs layout) a representation
-carries. What it cannot: anything about visual cortex or which model is more brain-like; there
+carries. The object classes are ``shapes10``'s (:data:`brainalign.tasks.shapes.SHAPE_CLASSES`),
+so a model tuned on ``shapes10`` is favoured in LOC *by construction* -- a check that tuning
+effects are visible through the pipeline, not a result. What it cannot tell you: anything
+about visual cortex or which model is more brain-like; there
 is no spatial structure, no shared variance between subjects beyond the stimuli, and white
 Gaussian noise. Every table row from it is labelled simulated.
 
