@@ -72,6 +72,7 @@ def extract_image_features(
     layers : sequence of int
         Hidden-state indices (0 = embeddings, negative from the end).
     pooling : {"cls", "mean"}
+        ``cls`` needs layers >= 1: at layer 0 [CLS] has not seen the image.
     batch_size : int
 
     Returns
@@ -86,6 +87,11 @@ def extract_image_features(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
     wanted = normalise_layers(layers, model.config.num_hidden_layers)
+    if pooling == "cls" and 0 in wanted:
+        raise ConfigError(
+            "layer 0 with cls pooling: the embeddings' [CLS] vector is the same for every image; "
+            "use mean pooling or layers >= 1"
+        )
     size = image_size_of(model)
     n_prompt = num_prompt_tokens(model)
     device = next(model.parameters()).device

@@ -60,11 +60,16 @@ def test_bold5000_and_image_task_defaults_are_filled_in():
         (lambda c: c["tasks"]["mnist"].update(source="mnist_idx"), "path"),
         (lambda c: c["tasks"]["shapes10"].update(n_examples={"train": 10}), "validation"),
         (lambda c: c["tasks"]["shapes10"].update(local={}), "local"),
+        (lambda c: c["models"]["tiny-vit"]["build"].update(n_layer=2), "n_layer"),
+        (lambda c: c["models"]["tiny-vit"].update(dataset="pereira"), "bold5000"),
+        (lambda c: c["tuning"]["vision"]["prompt"].update(num_virtual_tokens=4), "num_virtual_tokens"),
+        (lambda c: c["features"]["vision"].update(pooling="last"), "last"),
     ],
     ids=[
         "unknown-key", "unknown-top-level-key", "wrong-type", "bad-pooling", "bad-loader", "build-and-pretrained",
         "bold5000-unknown-roi", "bold5000-subject-name", "bold5000-tr", "mnist-idx-needs-path",
-        "synthetic-needs-split-sizes", "image-task-unknown-key",
+        "synthetic-needs-split-sizes", "image-task-unknown-key", "vit-gets-no-gpt2-keys", "vit-needs-bold5000",
+        "vision-prompt-key", "vision-pooling",
     ],
 )
 def test_bad_config_is_rejected_naming_the_key(mutate, named):
@@ -72,3 +77,13 @@ def test_bad_config_is_rejected_naming_the_key(mutate, named):
     mutate(config)
     with pytest.raises(WorkflowError, match=named):
         validate(config, SCHEMA)
+
+
+def test_vision_model_defaults_are_the_vit_ones():
+    config = _load("config.yaml")
+    del config["models"]["tiny-vit"]["build"]["patch_size"]
+    del config["tuning"]["vision"]["prompt"]["deep"]
+    validate(config, SCHEMA)
+    assert config["models"]["tiny-vit"]["build"]["patch_size"] == 8 and "n_layer" not in config["models"]["tiny-vit"]["build"]
+    assert config["models"]["tiny-gpt2"]["modality"] == "language" and "patch_size" not in config["models"]["tiny-gpt2"]["build"]
+    assert config["tuning"]["vision"]["prompt"]["deep"] is False

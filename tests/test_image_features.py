@@ -37,8 +37,8 @@ def test_pooling_known_answer():
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_features_match_a_manual_forward_and_do_not_depend_on_batching(vit_dir, images, pooling):
     model = load_vit(vit_dir, device="cpu")
-    features = extract_image_features(model, images, layers=[0, -1], pooling=pooling, batch_size=3)
-    assert sorted(features) == [0, 2] and features[2].shape == (7, 16) and features[2].dtype == np.float32
+    features = extract_image_features(model, images, layers=[1, -1], pooling=pooling, batch_size=3)
+    assert sorted(features) == [1, 2] and features[2].shape == (7, 16) and features[2].dtype == np.float32
     with torch.no_grad():
         hidden = model.vit(pixel_values=preprocess_images(images, 16), output_hidden_states=True).hidden_states
     expected = hidden[2][:, 0] if pooling == "cls" else hidden[2][:, 1:].mean(dim=1)
@@ -76,4 +76,6 @@ def test_bad_settings_are_refused(vit_dir, images):
     with pytest.raises(ConfigError, match="out of range"):
         extract_image_features(model, images, layers=[5])
     with pytest.raises(ConfigError, match="batch_size"):
-        extract_image_features(model, images, layers=[0], batch_size=0)
+        extract_image_features(model, images, layers=[1], batch_size=0)
+    with pytest.raises(ConfigError, match="same for every image"):
+        extract_image_features(model, images, layers=[0], pooling="cls")

@@ -107,28 +107,33 @@ def tuned_methods():
     return config["tuning"]["methods"]
 
 
-def model_variants():
-    """(task, method) of every model variant: the untuned base, then each task x tuned method."""
-    return [(UNTUNED_TASK, "base")] + [(task, method) for task in text_tasks() for method in tuned_methods()]
+def model_variants(model):
+    """(task, method) of every variant of a model: the untuned base, then each of its tasks x
+    tuned method. Text models get the text tasks, vision models the image tasks."""
+    return [(UNTUNED_TASK, "base")] + [(task, method) for task in model_tasks(model) for method in tuned_methods()]
 
 
 def checkpoint_dir(wildcards):
-    """The tuned checkpoint a variant needs; nothing for the untuned base model."""
-    if wildcards.method == "base":
+    """The checkpoint a variant needs: a tuned one, or a vision model's linear head on a task
+    (method base); nothing for the untuned base model."""
+    if wildcards.method == "base" and not (is_vision_model(wildcards.model) and wildcards.task != UNTUNED_TASK):
         return []
     return f"results/checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}"
 
 
 def tuning_inputs(wildcards):
+    extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
     return {
-        "train": f"results/tasks/{wildcards.task}/train.jsonl",
-        "validation": f"results/tasks/{wildcards.task}/validation.jsonl",
+        "train": f"results/tasks/{wildcards.task}/train.{extension}",
+        "validation": f"results/tasks/{wildcards.task}/validation.{extension}",
         "model": built_model_input(wildcards),
     }
 
 
 def tuning_settings(wildcards):
     """Everything that determines one checkpoint (a change retrains only what it touches)."""
+    if is_vision_model(wildcards.model):
+        return vision_tuning_settings(wildcards)
     tuning = config["tuning"]
     return {
         "steps": tuning["steps"],
@@ -160,7 +165,7 @@ def ridge_outputs():
     """Every per-subject ridge result: model x variant (task, method) x subject."""
     outputs = []
     for model, cfg in config["models"].items():
-        for task, method in model_variants():
+        for task, method in model_variants(model):
             outputs += expand(
                 "results/ridge/{model}/{task}/{method}/{subject}.csv",
                 model=model,
@@ -172,13 +177,14 @@ def ridge_outputs():
 
 
 def evaluation_outputs():
-    """Generations and BERTScore of every model x task x method (base included) on the test split."""
-    return expand(
-        "results/evaluation/{model}/{task}/{method}.csv",
-        model=list(config["models"]),
-        task=text_tasks(),
-        method=["base", *tuned_methods()],
-    )
+    """Test-split scores of every model x task of its modality x method (base included):
+    BERTScore of generations for text, accuracy for images."""
+    return [
+        f"results/evaluation/{model}/{task}/{method}.csv"
+        for model in config["models"]
+        for task in model_tasks(model)
+        for method in ["base", *tuned_methods()]
+    ]
 
 
 def task_config(task):
@@ -195,6 +201,7 @@ def all_targets():
     targets = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
     if config["tasks"]:
         targets += ["results/tables/task_scores.csv", "results/tables/paper/table1_bertscore.csv"]
+        targets += ["results/tables/paper/table6_accuracy.csv"]
     if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
         targets += ["results/tables/paper/tables7to8_bold5000.csv"]
     return targets
@@ -279,3 +286,46 @@ def bold5000_simulated_files():
     people = subjects("bold5000")
     mats = [bold5000_mat(s, tr) for s in people for tr in BOLD5000_TRS]
     return mats + [bold5000_stim_list(s) for s in people]
+
+
+# --- Vision models (brainalign.models.vision): modality pairing, tuning, evaluation, features
+
+
+def is_vision_model(model):
+    return model_config(model)["modality"] == "vision"
+
+
+def model_tasks(model):
+    """The tasks a model is tuned on: image tasks for a ViT, text tasks for a language model."""
+    return image_tasks() if is_vision_model(model) else text_tasks()
+
+
+def vision_tuning_settings(wildcards):
+    """The matched budget of ViT models (tuning.vision), and the method's own settings."""
+    tuning = config["tuning"]["vision"]
+    shared = ("steps", "batch_size", "eval_every", "warmup_steps", "early_stopping_patience")
+    return {**{key: tuning[key] for key in shared}, "seed": config["seed"], **tuning[wildcards.method]}
+
+
+def pretraining_inputs(wildcards):
+    """A text model's pre-training corpus; a ViT pre-trains on images it draws itself."""
+    if is_vision_model(wildcards.model):
+        return {}
+    return {"corpus": resource(model_config(wildcards.model)["pretrain"]["corpus"])}
+
+
+def evaluation_test_split(wildcards):
+    extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
+    return f"results/tasks/{wildcards.task}/test.{extension}"
+
+
+def feature_images(wildcards):
+    """A ViT's features read the stimulus images themselves."""
+    return [bold5000_image_dir()] if is_vision_model(wildcards.model) else []
+
+
+def feature_settings(wildcards):
+    """Layers, pooling and batch size of a model's features (features.vision for ViTs)."""
+    features = config["features"]
+    chosen = features["vision"] if is_vision_model(wildcards.model) else features
+    return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
