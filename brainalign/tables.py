@@ -41,7 +41,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "layer",
     "metric",
     "score",
+    "ci_low",
+    "ci_high",
+    "p_value",
 )
+"""``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
+(see :mod:`brainalign.stats`)."""
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 FLOAT_FORMAT = "%.6f"
 
