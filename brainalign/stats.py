@@ -245,6 +245,12 @@ def paired_permutation_two_vs_two(
     stimulus. Each permutation swaps the predicted rows of a random half of the stimuli
     between A and B (row i of the half-margin matrices) and recomputes both accuracies.
 
+    A pair's outcome then depends only on which variant each of its two stimuli comes from,
+    so with the four outcome matrices ``O_XY[i, j] = H_X[i, j] + H_Y[j, i] > tol`` and the
+    indicators ``u`` (row from A) and ``v = 1 - u`` of one permutation, the null difference
+    is ``(u'(O_AA - O_BB)u - v'(O_AA - O_BB)v + 2 (u' O_AB v - v' O_AB u)) / (n (n - 1))``:
+    matrix products over all permutations of a chunk at once.
+
     Parameters
     ----------
     half_a, half_b : array-like of shape (n_stimuli, n_stimuli)
@@ -266,21 +272,30 @@ def paired_permutation_two_vs_two(
     if half_a.shape != half_b.shape or half_a.ndim != 2 or half_a.shape[0] != half_a.shape[1]:
         raise DataError(f"paired 2v2 needs two n x n matrices of the same shape; got {half_a.shape} and {half_b.shape}")
     tolerance = 1e-10 * max(float(np.max(np.abs(half_a))), float(np.max(np.abs(half_b))), 1e-300)
-    if observed is None:
-        observed = float(
-            _accuracy(outcomes_from_half_margins(half_a, tolerance)) - _accuracy(outcomes_from_half_margins(half_b, tolerance))
-        )
     n = half_a.shape[0]
-    null = np.empty(n_permutations)
-    for start, stop in _chunks(n_permutations, 4 * n * n):
-        swap = rng.random((stop - start, n)) < 0.5
-        mixed_a = np.where(swap[:, :, None], half_b, half_a)
-        mixed_b = np.where(swap[:, :, None], half_a, half_b)
-        null[start:stop] = _accuracy(outcomes_from_half_margins(mixed_a, tolerance)) - _accuracy(
-            outcomes_from_half_margins(mixed_b, tolerance)
-        )
+    pairs = n * (n - 1)
+    diagonal = np.arange(n)
+
+    def outcomes(rows: NDArray[np.float64], columns: NDArray[np.float64]) -> NDArray[np.float64]:
+        correct = (rows + columns.T) > tolerance
+        correct[diagonal, diagonal] = False
+        return correct.astype(np.float64)
+
+    same = outcomes(half_a, half_a) - outcomes(half_b, half_b)
+    crossed = outcomes(half_a, half_b)
+    if observed is None:
+        observed = float(same.sum() / pairs)
     if n_permutations < 1:
         return observed, float("nan")
+    null = np.empty(n_permutations)
+    for start, stop in _chunks(n_permutations, 4 * n):
+        from_b = (rng.random((stop - start, n)) < 0.5).astype(np.float64)
+        from_a = 1.0 - from_b
+        null[start:stop] = (
+            np.einsum("bi,bi->b", from_a @ same, from_a)
+            - np.einsum("bi,bi->b", from_b @ same, from_b)
+            + 2.0 * (np.einsum("bi,bi->b", from_a @ crossed, from_b) - np.einsum("bi,bi->b", from_b @ crossed, from_a))
+        ) / pairs
     p = (1 + np.count_nonzero(np.abs(null) >= abs(observed) - 1e-12)) / (1 + n_permutations)
     return observed, float(p)
 
