@@ -234,7 +234,7 @@ def plot_differences(comparisons: pd.DataFrame, *, dataset: str, model: str, con
         ax.set_title(direction)
         ax.set_xlabel("ROI")
         ax.set_ylabel(f"2v2 difference ({contrast.replace('-', ' − ')})")
-    axes[0].legend(fontsize=7, loc="lower left", title=f"filled / *: q < {fdr_alpha:g}", title_fontsize=7)
+    axes[0].legend(fontsize=7, loc="best", title=f"filled / *: q < {fdr_alpha:g}", title_fontsize=7)
     figure.suptitle(f"{contrast}: {model} on {dataset}, layer {layer}")
     _stamp(figure, bool(rows["simulated"].any()) if not rows.empty else False)
     figure.tight_layout()

@@ -39,7 +39,7 @@ def _comparisons():
         diff = 0.1 if roi == "language" else 0.0
         rows.append(dict(direction=direction, dataset="pereira", simulated=True, model="gpt", task=task,
                          contrast="prompt-finetune", method_a="prompt", method_b="finetune", subject=subject, roi=roi,
-                         layer=4, metric="2v2", diff=diff, ci_low=diff - 0.02, ci_high=diff + 0.02,
+                         layer=4, metric="2v2", n_subjects=2 if subject == "all" else 1, n_stimuli=50, diff=diff, ci_low=diff - 0.02, ci_high=diff + 0.02,
                          p=0.001 if diff else 0.6, q=0.01 if diff else 0.7))
     return pd.DataFrame(rows)
 

@@ -31,8 +31,15 @@ rule task_scores:
     input:
         evaluation_outputs(),
     output:
-        scores="results/tables/task_scores.csv",
-        table1="results/tables/paper/table1_bertscore.csv",
+        scores=report(
+            "results/tables/task_scores.csv", caption="../report/task_scores.rst", category="Tables", labels={"table": "task scores"}
+        ),
+        table1=report(
+            "results/tables/paper/table1_bertscore.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+            labels={"table": "paper Table I"},
+        ),
     params:
         metric="bertscore_f1",
     log:
