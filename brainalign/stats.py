@@ -37,12 +37,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as scipy_stats
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.metrics import (
-    half_margins,
-    outcomes_from_half_margins,
-    pair_outcomes,
-    tie_tolerance,
-)
+from brainalign.metrics import pair_outcomes, tie_tolerance
 
 # Elements of the largest temporary array built per chunk of resamples (about 32 MB of float64).
 _CHUNK_ELEMENTS = 4_000_000
@@ -173,7 +168,8 @@ def permutation_two_vs_two(
     """One-sided permutation p-value of 2v2 accuracy against chance.
 
     Each permutation re-pairs predicted row i with actual row ``perm[i]`` (the columns of the
-    similarity matrix are permuted) and recomputes 2v2 over all pairs.
+    similarity matrix are permuted) and recomputes 2v2 over all pairs (in float32; the
+    observed accuracy is exact).
 
     Parameters
     ----------
@@ -192,11 +188,23 @@ def permutation_two_vs_two(
     observed = float(_accuracy(pair_outcomes(similarity)))
     n = similarity.shape[0]
     tolerance = tie_tolerance(similarity)
+    # The null is computed in float32 (half the memory traffic; it moves the null accuracies
+    # by about one pair in 10,000), in place, and without a transposed pass: with
+    # P = S[:, perm], margin[i, j] = P_ii + P_jj - (P_ij + P_ji), and both P (a view of the
+    # column gather) and P.T = S.T[perm] are contiguous along j.
+    single = similarity.astype(np.float32)
+    transposed = np.ascontiguousarray(single.T)
+    rows = np.arange(n)
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
     null = np.empty(n_permutations)
-    for start, stop in _chunks(n_permutations, 3 * n * n):
-        permutations = rng.permuted(np.tile(np.arange(n), (stop - start, 1)), axis=1)
-        permuted = np.moveaxis(similarity[:, permutations], 1, 0)  # (b, n, n): S[:, perm_b]
-        null[start:stop] = _accuracy(outcomes_from_half_margins(half_margins(permuted), tolerance))
+    for start, stop in _chunks(n_permutations, 2 * n * n):
+        permutations = rng.permuted(np.tile(rows, (stop - start, 1)), axis=1)
+        negative_margin = transposed[permutations]
+        negative_margin += np.moveaxis(single[:, permutations], 1, 0)
+        matched = single[rows, permutations]  # (b, n): P_ii
+        negative_margin -= matched[:, :, None]
+        negative_margin -= matched[:, None, :]
+        null[start:stop] = np.count_nonzero((negative_margin < -tolerance) & upper, axis=(1, 2)) / (n * (n - 1) / 2)
     return observed, permutation_p_value(null, observed)
 
 

@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from brainalign.plots import (
     SIMULATED_STAMP,

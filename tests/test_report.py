@@ -1,16 +1,16 @@
 """Generated methods and summary text: numbers come from the tables, settings from the config."""
 
+from pathlib import Path
+
 import pandas as pd
 import yaml
 
 from brainalign.report import Block, methods_blocks, summary_blocks, to_html, to_markdown
 
-from tests.test_plots import _comparisons, _scores  # noqa: F401 (shared synthetic tables)
+from tests.test_plots import _comparisons, _scores  # the same synthetic tables as the figure tests
 
 
-def test_methods_are_generated_from_the_config(tmp_path):
-    from pathlib import Path
-
+def test_methods_are_generated_from_the_config():
     config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
     config["statistics"]["n_permutations"] = 4321
     text = to_markdown(methods_blocks(config))
