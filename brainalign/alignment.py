@@ -28,14 +28,8 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore
 from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds
-from brainalign.stats import (
-    StatisticsSettings,
-    bootstrap_mean_pearson,
-    bootstrap_two_vs_two,
-    permutation_mean_pearson,
-    permutation_two_vs_two,
-    rng_for,
-)
+from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
+from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two, rng_for
 
 
 @dataclass(frozen=True)

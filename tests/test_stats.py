@@ -7,7 +7,6 @@ from brainalign.errors import ConfigError
 from brainalign.metrics import (
     half_margins,
     pair_outcomes,
-    pearson_per_column,
     similarity_matrix,
     two_vs_two,
     two_vs_two_pair_matrix,
@@ -16,11 +15,9 @@ from brainalign.stats import (
     StatisticsSettings,
     benjamini_hochberg,
     bootstrap_counts,
-    bootstrap_mean_pearson,
     bootstrap_two_vs_two,
     paired_bootstrap_two_vs_two,
     paired_permutation_two_vs_two,
-    permutation_mean_pearson,
     permutation_two_vs_two,
     resampled_pair_means,
     rng_for,
@@ -131,21 +128,6 @@ def test_sign_flip_enumerates_few_subjects_exactly():
     low, high = t_interval([1.0, 2.0, 3.0], 0.95)
     assert low == pytest.approx(2 - 4.302653 * 1 / np.sqrt(3), rel=1e-5) and high == pytest.approx(4 - low)
     assert np.isnan(t_interval([1.0], 0.95)).all()
-
-
-def test_mean_pearson_permutation_and_bootstrap():
-    rng = np.random.default_rng(5)
-    actual = rng.standard_normal((50, 20))
-    predicted = actual + 2.0 * rng.standard_normal((50, 20))
-    predicted[:, 0] = 1.0  # a constant column counts as r = 0
-    observed, p = permutation_mean_pearson(predicted, actual, n_permutations=199, rng=rng_for(0))
-    assert observed == pytest.approx(pearson_per_column(predicted, actual).mean())
-    assert p == pytest.approx(1 / 200)
-    low, high = bootstrap_mean_pearson(predicted, actual, n_resamples=300, level=0.95, rng=rng_for(1))
-    assert low < observed < high and high - low < 0.3
-    null = [permutation_mean_pearson(rng.standard_normal((20, 3)), rng.standard_normal((20, 3)),
-                                     n_permutations=99, rng=rng_for(0, run))[1] for run in range(150)]
-    assert 0.03 <= np.mean(np.array(null) <= 0.1) <= 0.18
 
 
 def test_seeds_depend_on_identity_and_are_reproducible():
