@@ -49,14 +49,15 @@ def _ordered_methods(methods: Sequence[str]) -> list[str]:
 
 def _stamp(figure: Figure, simulated: bool) -> None:
     if simulated:
-        figure.text(0.995, 0.995, SIMULATED_STAMP, ha="right", va="top", color="red", fontsize=11,
+        figure.text(0.005, 0.995, SIMULATED_STAMP, ha="left", va="top", color="red", fontsize=11,
                     fontweight="bold", alpha=0.8)
 
 
 def _panels(n_panels: int, *, sharey: bool = True) -> tuple[Figure, list[plt.Axes]]:
     columns = min(n_panels, 4)
     rows = int(np.ceil(n_panels / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(_PANEL_WIDTH * columns, _PANEL_HEIGHT * rows + 0.6),
+    width = max(_PANEL_WIDTH * columns, 6.0)
+    figure, axes = plt.subplots(rows, columns, figsize=(width, _PANEL_HEIGHT * rows + 0.6),
                                 squeeze=False, sharey=sharey)
     flat = list(axes.ravel())
     for extra in flat[n_panels:]:
@@ -282,7 +283,8 @@ def plot_task_scores(task_scores: pd.DataFrame, *, simulated: bool = False) -> F
     task_scores : pandas.DataFrame
         Columns model, task, method, metric, score, ci_low, ci_high.
     simulated : bool
-        Stamp the figure (the task scores themselves are never simulated, the brain data may be).
+        Stamp the figure "simulated" (task scores come from real generations on the task
+        corpora, so the workflow leaves this False even when the brain data are simulated).
 
     Returns
     -------
@@ -302,7 +304,7 @@ def plot_task_scores(task_scores: pd.DataFrame, *, simulated: bool = False) -> F
         ax.set_xlabel("task")
         ax.set_ylabel(metric)
     axes[0].legend(fontsize=7, loc="lower left")
-    figure.suptitle("Task quality on held-out test examples (95% bootstrap CI)")
+    figure.suptitle("Task quality on held-out test examples (95% CI)")
     _stamp(figure, simulated)
     figure.tight_layout()
     return figure
@@ -364,8 +366,7 @@ def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.
     """
     kind = spec["kind"]
     if kind == "task_scores":
-        simulated = any(bool(frame["simulated"].any()) for frame in scores.values() if not frame.empty)
-        return plot_task_scores(task_scores, simulated=simulated)
+        return plot_task_scores(task_scores)
     if kind == "difference":
         rows = comparisons[(comparisons["dataset"] == spec["dataset"]) & (comparisons["model"] == spec["model"])]
         contrast = _main_contrast(rows)
