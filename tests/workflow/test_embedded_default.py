@@ -50,7 +50,9 @@ def small_budget_config(workdir):
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedded")
-    result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)))
+    # The timeout catches a hang, not slowness: on a shared 2-core machine the run can take
+    # three times its usual 5-6 minutes.
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)), timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
 
