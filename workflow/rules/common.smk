@@ -204,6 +204,7 @@ def all_targets():
         targets += ["results/tables/paper/table6_accuracy.csv"]
     if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
         targets += ["results/tables/paper/tables7to8_bold5000.csv"]
+    targets += report_targets()
     return targets
 
 
@@ -329,3 +330,62 @@ def feature_settings(wildcards):
     features = config["features"]
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
     return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+# --- statistics, figures and report (rules in report.smk) ---
+
+
+def pair_stores():
+    """The per-pair 2v2 data written next to every per-subject ridge result."""
+    return [path[: -len(".csv")] + ".pairs.h5" for path in ridge_outputs()]
+
+
+def figure_specs():
+    """Every figure the report shows: kind, and the dataset x model (x direction) it covers.
+
+    Built from the config, so a model on another dataset (e.g. a vision arm) adds its own
+    figures; brainalign.plots.make_figure draws each.
+    """
+    specs = []
+    several_layers = len(config["features"]["layers"]) > 1
+    for model, cfg in config["models"].items():
+        dataset = cfg["dataset"]
+        for direction in config["ridge"]["directions"]:
+            kinds = ["by_roi"] + (["by_task"] if config["tasks"] else []) + (["by_layer"] if several_layers else [])
+            for kind in kinds:
+                specs.append(
+                    {"name": f"{dataset}_{model}_{direction}_{kind}", "kind": kind, "dataset": dataset,
+                     "model": model, "direction": direction}
+                )
+        if config["tasks"]:
+            specs.append({"name": f"{dataset}_{model}_difference", "kind": "difference", "dataset": dataset, "model": model})
+    if config["tasks"]:
+        specs.append({"name": "task_scores", "kind": "task_scores"})
+    return specs
+
+
+def figure_outputs():
+    """PNG (shown in the report, captioned per kind) and SVG of every figure."""
+    outputs = []
+    for spec in figure_specs():
+        caption = f"../report/figure_{spec['kind']}.rst"
+        labels = {"figure": spec["name"]}
+        png = f"results/figures/{spec['name']}.png"
+        outputs.append(report(png, caption=caption, category="Figures", subcategory=spec.get("dataset", "task quality"), labels=labels))
+        outputs.append(f"results/figures/{spec['name']}.svg")
+    return outputs
+
+
+def figure_inputs(wildcards):
+    inputs = {
+        "decoding": "results/tables/decoding.csv",
+        "encoding": "results/tables/encoding.csv",
+        "comparisons": "results/tables/comparisons.csv",
+    }
+    if config["tasks"]:
+        inputs["task_scores"] = "results/tables/task_scores.csv"
+    return inputs
+
+
+def report_targets():
+    """Comparisons, figures and the generated summary (part of the default target)."""
+    figures = [f"results/figures/{spec['name']}.{suffix}" for spec in figure_specs() for suffix in ("png", "svg")]
+    return ["results/tables/comparisons.csv", *figures, "results/summary.md", "results/report/summary.html"]
