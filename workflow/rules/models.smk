@@ -19,7 +19,7 @@ rule pretrain_base:
         "results/benchmarks/pretrain_base/{model}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=training_mem_mb,
         runtime=lambda wildcards: 10 + model_config(wildcards.model)["pretrain"]["steps"] // 20,
         gpu=config["tuning"]["gpus"],
     conda:
