@@ -211,6 +211,17 @@ def task_config(task):
     return config["tasks"][task]
 
 
+TRAINING_ONLY_TASK_KEYS = ("prompt_init_text", "tuning")
+
+
+def task_data_config(task):
+    """What determines a task's splits: its config without the keys only training reads.
+
+    (Changing a task's tuning override or soft-prompt text retrains, but re-reads nothing.)
+    """
+    return {key: value for key, value in task_config(task).items() if key not in TRAINING_ONLY_TASK_KEYS}
+
+
 def task_local_files(wildcards):
     """The published-format files of a task read from disk, by split; none for hub tasks."""
     local = task_config(wildcards.task).get("local")
