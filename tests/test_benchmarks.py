@@ -42,3 +42,24 @@ def test_features_benchmark_quick_mode_reports_every_method(tmp_path):
     # The four ways compute the same features (float error only).
     assert all(entry["max_abs_difference_vs_bucketed"] < 1e-4 for entry in methods.values())
     assert "one sentence at a time" in report
+
+
+def test_embedded_default_benchmark_reads_gnu_time_and_rule_benchmarks(tmp_path):
+    # The script itself runs the whole workflow (minutes): here only its parsing is checked.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("embedded_default", ROOT / "benchmarks" / "embedded_default.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    time_v = (
+        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02:03.5\n"
+        "\tMaximum resident set size (kbytes): 2097152\n"
+    )
+    assert module.parse_time_v(time_v) == {"wall_seconds": 3723.5, "max_rss_mb": 2048.0}
+    header = "s\th:m:s\tmax_rss\tmax_vms\n"
+    (tmp_path / "ridge" / "m").mkdir(parents=True)
+    (tmp_path / "ridge" / "m" / "S01.tsv").write_text(header + "2.0\t0:00:02\t100.0\t200\n")
+    (tmp_path / "ridge" / "m" / "S02.tsv").write_text(header + "3.0\t0:00:03\t150.0\t200\n")
+    (tmp_path / "tables.tsv").write_text(header + "1.0\t0:00:01\t50.0\t80\n")
+    rules = module.per_rule(tmp_path)
+    assert rules.loc["ridge"].tolist() == [2, 5.0, 150.0] and rules.loc["tables"].tolist() == [1, 1.0, 50.0]
