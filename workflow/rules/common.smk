@@ -283,6 +283,17 @@ def inference_mem_mb(wildcards):
     return int(2000 + 3 * model_size_mb(wildcards.model))
 
 
+OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
+HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
+
+
+def evaluation_mem_mb(wildcards):
+    """Generation with the tuned model plus BERTScore with its scorer model."""
+    scorer = config["evaluation"]["scorer_model"]
+    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
+    return inference_mem_mb(wildcards) + 3 * scorer_mb
+
+
 def tuning_runtime(wildcards):
     """Minutes for one tune job: grows with the task's step budget."""
     return 10 + task_tuning(wildcards.task)["steps"] // 10

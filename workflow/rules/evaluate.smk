@@ -18,7 +18,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=inference_mem_mb,
+        mem_mb=evaluation_mem_mb,
         runtime=30,
         gpu=config["tuning"]["gpus"],
     conda:
