@@ -92,7 +92,10 @@ ReturnToService=2
 # Snakemake executor learns that a job finished (profiles/slurm sets slurm-status-command).
 MinJobAge=600
 MpiDefault=none
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
+# One GPU slot without a device: the profile's GPU requests (training, generation) can be
+# scheduled on this node, and the jobs then run on the CPU (torch sees no GPU).
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
     # Inside a job, Snakemake's jobstep executor drops every SLURM_* variable, SLURM_CONF too,
@@ -101,6 +104,7 @@ CONF
     mkdir -p "$dir/bin"
     printf '#!/bin/sh\nexport SLURM_CONF=%s\nexec %s "$@"\n' "$dir/slurm.conf" "$(command -v srun)" > "$dir/bin/srun"
     chmod +x "$dir/bin/srun"
+    printf 'AutoDetect=off\nNodeName=%s Name=gpu File=/dev/null\n' "$host" > "$dir/gres.conf"
     export SLURM_CONF="$dir/slurm.conf"
     slurmctld -f "$dir/slurm.conf"
     slurmd -f "$dir/slurm.conf"
