@@ -69,8 +69,9 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
     if missing:
         raise DataError(
             f"the feature store has no representation for {len(missing)} stimuli of subject "
-            f"{responses.subject} (first: {missing[:5]}); rebuild the features from the current "
-            "stimulus table"
+            f"{responses.subject} (first: {missing[:5]}); the features cover the stimuli of the "
+            "dataset's first listed subject (results/brains/<dataset>/stimuli.tsv): list a subject "
+            "that saw every stimulus first in datasets.<dataset>.subjects"
         )
     rows = np.array([row_of[stimulus] for stimulus in responses.stimulus_ids])
     return {layer: matrix[rows] for layer, matrix in features.layers.items()}

@@ -130,11 +130,25 @@ def tuning_inputs(wildcards):
     }
 
 
+def task_tuning(task):
+    """The tuning section with the task's own overrides (tasks.<task>.tuning) applied.
+
+    Only the keys a task overrides differ from the shared section, so changing one task's
+    override changes the params of that task's tune jobs alone.
+    """
+    shared = config["tuning"]
+    override = task_config(task).get("tuning") or {}
+    merged = {**shared, **{key: value for key, value in override.items() if key not in METHODS}}
+    for method in tuned_methods():
+        merged[method] = {**shared[method], **override.get(method, {})}
+    return merged
+
+
 def tuning_settings(wildcards):
     """Everything that determines one checkpoint (a change retrains only what it touches)."""
     if is_vision_model(wildcards.model):
         return vision_tuning_settings(wildcards)
-    tuning = config["tuning"]
+    tuning = task_tuning(wildcards.task)
     return {
         "steps": tuning["steps"],
         "batch_size": tuning["batch_size"],
@@ -155,6 +169,18 @@ def feature_variant_input(wildcards):
 
 def feature_stimuli(wildcards):
     return f"results/brains/{model_dataset(wildcards)}/stimuli.tsv"
+
+
+def stimulus_reference_store(wildcards):
+    """The store the stimulus table (and so every feature extraction) is built from.
+
+    The dataset's first listed subject: every subject of a dataset is shown the same stimuli
+    (the mat loader reads every configured experiment for each subject; npy627 subjects share
+    stimuli.txt), and a subject added to the end of the list then adds only its own brain and
+    ridge jobs instead of re-extracting every model's features. A subject whose stimuli are
+    not all in the table stops its ridge job with an error naming the subject.
+    """
+    return subject_stores(wildcards.dataset)[0]
 
 
 def ridge_subject_store(wildcards):
@@ -189,6 +215,17 @@ def evaluation_outputs():
 
 def task_config(task):
     return config["tasks"][task]
+
+
+TRAINING_ONLY_TASK_KEYS = ("prompt_init_text", "tuning")
+
+
+def task_data_config(task):
+    """What determines a task's splits: its config without the keys only training reads.
+
+    (Changing a task's tuning override or soft-prompt text retrains, but re-reads nothing.)
+    """
+    return {key: value for key, value in task_config(task).items() if key not in TRAINING_ONLY_TASK_KEYS}
 
 
 def task_local_files(wildcards):
@@ -389,3 +426,74 @@ def report_targets():
     """Comparisons, figures and the generated summary (part of the default target)."""
     figures = [f"results/figures/{spec['name']}.{suffix}" for spec in figure_specs() for suffix in ("png", "svg")]
     return ["results/tables/comparisons.csv", *figures, "results/summary.md", "results/report/summary.html"]
+
+
+# --- Resources computed from the config's sizes (rules' `resources:`; profiles only add
+# cluster settings such as the partition or a GPU request on top of these).
+
+GPT2_VOCAB_SIZE = 50257
+UNKNOWN_MODEL_MB = 500  # a hub name whose files are not on disk yet: GPT-2 small's size
+
+
+def model_size_mb(model):
+    """Approximate float32 weight size (MB) of a model: from its build sizes or its files."""
+    cfg = model_config(model)
+    build = cfg.get("build")
+    if build and is_vision_model(model):
+        hidden, patches = build["hidden_size"], (build["image_size"] // build["patch_size"]) ** 2
+        per_layer = 4 * hidden**2 + 2 * hidden * build["intermediate_size"]
+        params = build["num_hidden_layers"] * per_layer + (patches + 1 + 3 * build["patch_size"] ** 2) * hidden
+        return 4 * params / 1e6
+    if build:
+        n_embd = build["n_embd"]
+        vocab_matrices = 1 if build["tie_word_embeddings"] else 2
+        params = 12 * build["n_layer"] * n_embd**2 + (vocab_matrices * GPT2_VOCAB_SIZE + build["n_positions"]) * n_embd
+        return 4 * params / 1e6
+    source = cfg.get("pretrained", "")
+    if os.path.isdir(source):
+        weights = [
+            os.path.join(source, name)
+            for name in os.listdir(source)
+            if name.endswith((".safetensors", ".bin"))
+        ]
+        if weights:
+            return sum(os.path.getsize(path) for path in weights) / 1e6
+    return UNKNOWN_MODEL_MB
+
+
+def training_mem_mb(wildcards):
+    """Tuning / pre-training: weights, gradients and two AdamW moments, plus activations."""
+    return int(2000 + 8 * model_size_mb(wildcards.model))
+
+
+def inference_mem_mb(wildcards):
+    """Feature extraction and generation: the weights (twice: load + model) plus activations."""
+    return int(2000 + 3 * model_size_mb(wildcards.model))
+
+
+OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
+HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
+
+
+def evaluation_mem_mb(wildcards):
+    """Generation with the tuned model plus BERTScore with its scorer model."""
+    scorer = config["evaluation"]["scorer_model"]
+    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
+    return inference_mem_mb(wildcards) + 3 * scorer_mb
+
+
+def tuning_runtime(wildcards):
+    """Minutes for one tune job: grows with the task's step budget."""
+    return 10 + task_tuning(wildcards.task)["steps"] // 10
+
+
+def simulation_mem_mb():
+    """Simulated subjects: a few float64 copies of (up to ~1,000 stimuli x all ROIs' voxels)."""
+    n_voxels = sum(roi["n_voxels"] for roi in dataset_config("pereira")["simulate"]["rois"].values())
+    n_subjects = len(subjects("pereira")) if dataset_config("pereira")["loader"] == "npy627" else 1
+    return max(1000, int(500 + 4 * 8 * 1000 * n_voxels * n_subjects / 1e6))
+
+
+def runtime_from_inputs(minutes_per_mb, floor_minutes):
+    """A resources function: run time (minutes) grows with the size of a job's inputs."""
+    return lambda wildcards, input: max(int(minutes_per_mb * input.size_mb), floor_minutes)

@@ -20,7 +20,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=evaluation_mem_mb,
         runtime=30,
         gpu=config["tuning"]["gpus"],
     conda:
@@ -57,7 +57,7 @@ rule task_scores:
         "results/benchmarks/task_scores.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=mem_mb_from_inputs(10, 1000),
         runtime=5,
     conda:
         "../../envs/ridge.yaml"

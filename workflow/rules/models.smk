@@ -21,7 +21,7 @@ rule pretrain_base:
         "results/benchmarks/pretrain_base/{model}.tsv"
     threads: lambda wildcards: 1 if is_vision_model(wildcards.model) else 2  # tiny ViT ops do not split well
     resources:
-        mem_mb=4000,
+        mem_mb=training_mem_mb,
         runtime=lambda wildcards: 10 + model_config(wildcards.model)["pretrain"]["steps"] // 20,
         gpu=config["tuning"]["gpus"],
     conda:

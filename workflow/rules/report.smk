@@ -28,8 +28,8 @@ rule tables:
         "results/benchmarks/tables.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.1, 5),
     conda:
         "../../envs/ridge.yaml"
     script:
