@@ -368,6 +368,15 @@ def extract_features(
 # --------------------------------------------------------------------------- feature store
 
 
+def variant_label(model: str, task: str, method: str) -> str:
+    """The ``variant`` item of a feature store's identity: ``"{model}/{task}/{method}"``.
+
+    The features rule records it and the ridge rule requires it on read, so a store of
+    another model variant (copied, or left from another config) is never used.
+    """
+    return f"{model}/{task}/{method}"
+
+
 def identity_cache_key(identity: Mapping[str, str]) -> str:
     """sha256 (hex) of the sorted identity items; equal identities give equal keys."""
     items = sorted((str(k), str(v)) for k, v in identity.items())
@@ -482,6 +491,7 @@ def read_feature_store(
     path: str | os.PathLike,
     *,
     expected_identity: Mapping[str, str] | None = None,
+    require: Mapping[str, str] | None = None,
 ) -> FeatureStore:
     """Read a feature store written by :func:`write_feature_store`.
 
@@ -490,6 +500,10 @@ def read_feature_store(
     path : path-like
     expected_identity : mapping str -> str, optional
         When given, the stored identity must equal it exactly.
+    require : mapping str -> str, optional
+        Items the stored identity must hold (others may be there too), e.g.
+        ``{"variant": "tiny-gpt2/qa/prompt"}``: a consumer that knows only part of what
+        made the features checks that part.
 
     Returns
     -------
@@ -557,5 +571,14 @@ def read_feature_store(
             raise DataError(
                 f"feature store {path} was made from {made_from} but the config asks for {asks_for}; "
                 "delete it or rerun the features rule"
+            )
+    if require is not None:
+        required = {str(k): str(v) for k, v in require.items()}
+        differing = {k: v for k, v in required.items() if identity.get(k) != v}
+        if differing:
+            made_from, asks_for = _describe_identity_difference(identity, {**identity, **required})
+            raise DataError(
+                f"feature store {path} was made from {made_from} but this job needs {asks_for}; "
+                "it is stale or belongs to another model: delete it and rerun the features rule"
             )
     return FeatureStore(stimulus_ids=ids, layers=dict(sorted(layers.items())), identity=identity)

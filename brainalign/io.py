@@ -11,6 +11,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from brainalign.errors import ConfigError
+
+#: The only folder (relative to the working directory) the workflow writes outputs into.
+RESULTS_DIR = "results"
+
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
@@ -39,6 +44,43 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output_path(path: str | os.PathLike, *, key: str, root: str | os.PathLike = RESULTS_DIR) -> Path:
+    """Check that a configured output path stays inside ``root`` (default ``results/``).
+
+    The path is resolved against the working directory (symbolic links and ``..``
+    followed), so neither an absolute path elsewhere nor ``results/../data`` passes.
+
+    Parameters
+    ----------
+    path : path-like
+        A config value the workflow writes into (e.g. ``datasets.pereira.raw_dir`` when
+        the data are simulated).
+    key : str
+        The config key, for the message.
+    root : path-like
+        The folder outputs must stay in, relative to the working directory.
+
+    Returns
+    -------
+    Path
+        ``path`` resolved.
+
+    Raises
+    ------
+    ConfigError
+        The resolved path is ``root`` itself or lies outside it.
+    """
+    resolved = Path(path).resolve()
+    root_resolved = Path(root).resolve()
+    if resolved == root_resolved or root_resolved not in resolved.parents:
+        raise ConfigError(
+            f"config key {key}: {os.fspath(path)!r} resolves to {resolved}, outside the results folder "
+            f"{root_resolved}; the workflow writes only under {os.fspath(root)}/, so give a folder inside it "
+            f"(e.g. {os.fspath(root)}/raw/pereira)."
+        )
+    return resolved
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

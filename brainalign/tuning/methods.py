@@ -292,6 +292,11 @@ def load_tuned(
     if method == "finetune":
         return load_causal_lm(checkpoint_dir, device=device)
 
+    adapter = Path(checkpoint_dir) / "adapter_model.safetensors"
+    if not adapter.is_file():
+        # PEFT would fall back to a pickled adapter_model.bin (torch.load): never.
+        raise DataError(f"prompt checkpoint {checkpoint_dir} has no {adapter.name}; rerun the tuning rule")
+
     from peft import PeftModel
 
     model, tokenizer = load_causal_lm(base_source, device=device)

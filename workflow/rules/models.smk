@@ -13,6 +13,9 @@ rule pretrain_base:
         build=lambda wildcards: model_config(wildcards.model)["build"],
         pretrain=lambda wildcards: model_config(wildcards.model)["pretrain"],
         seed=config["seed"],
+        # Fixed, not the threads Snakemake grants (fewer with --cores 1): torch's float
+        # results depend on its thread count, and a rerun must give identical weights.
+        torch_threads=2,
     log:
         "results/logs/pretrain_base/{model}.log",
     benchmark:

@@ -3,7 +3,7 @@
 import torch
 
 from brainalign.brains.stimuli import read_stimulus_table
-from brainalign.features import extract_features, write_feature_store
+from brainalign.features import extract_features, variant_label, write_feature_store
 from brainalign.io import setup_logging
 from brainalign.tuning.methods import checkpoint_identity, load_tuned
 
@@ -24,6 +24,10 @@ features = extract_features(
     pooling=params.pooling,
     batch_size=params.batch_size,
 )
-identity = dict(checkpoint_identity(params.model_source, checkpoint, method), pooling=params.pooling)
+identity = dict(
+    checkpoint_identity(params.model_source, checkpoint, method),
+    pooling=params.pooling,
+    variant=variant_label(snakemake.wildcards.model, snakemake.wildcards.task, method),
+)
 write_feature_store(snakemake.output[0], list(stimuli["stimulus_id"]), features, identity=identity)
 logger.info("%d stimuli, layers %s, pooling %s, method %s", len(stimuli), sorted(features), params.pooling, method)

@@ -8,8 +8,13 @@ logger = setup_logging(snakemake.log[0])
 task = snakemake.wildcards.task
 settings = snakemake.params.task
 template = settings.get("template") or DEFAULT_TEMPLATES[settings["kind"]]
-for output in snakemake.output:
-    split = output.rsplit("/", 1)[-1].removesuffix(".jsonl")
-    examples = load_task_split(task, settings, split, local_path=snakemake.input.get(split))
+# Every split is read (and checked) before any is written: a bad split leaves no good-looking
+# sibling behind.
+splits = {output: output.rsplit("/", 1)[-1].removesuffix(".jsonl") for output in snakemake.output}
+loaded = {
+    output: load_task_split(task, settings, split, local_path=snakemake.input.get(split))
+    for output, split in splits.items()
+}
+for output, examples in loaded.items():
     write_split(output, examples, template)
-    logger.info("task %s, split %s: %d examples -> %s", task, split, len(examples), output)
+    logger.info("task %s, split %s: %d examples -> %s", task, splits[output], len(examples), output)

@@ -7,7 +7,7 @@ from brainalign.tuning.recipes import pretrain_base_model
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+torch.set_num_threads(snakemake.params.torch_threads)
 pretraining = snakemake.params.pretrain
 pretrain_base_model(
     snakemake.output[0],
