@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -17,12 +19,52 @@ from brainalign.errors import ConfigError
 RESULTS_DIR = "results"
 
 
+def temporary_sibling(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Create an empty temporary file (or folder) next to ``path``, to be renamed onto it.
+
+    Named ``.{name}.<random>.tmp``. Leftovers of that pattern (and ``.{name}.<random>.old``
+    from replacing a folder) come from a writer of ``path`` that was killed before it could
+    clean up; they are removed first, so a killed run leaves no litter once the job reruns.
+    (Snakemake never runs two jobs writing the same output at once.)
+
+    Parameters
+    ----------
+    path : path-like
+        The final destination; its parent folder is created when missing.
+    directory : bool
+        Create a folder (``mkdtemp``) instead of a file (``mkstemp``).
+
+    Returns
+    -------
+    Path
+        The new temporary file or folder (owner-only permissions, as ``mkstemp`` makes them).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Exactly tempfile's names for this path: ".prompt.<8 random>.tmp" must not match the
+    # ".prompt.loss.csv.<8 random>.tmp" of a sibling output being written right now.
+    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.(tmp|old)")
+    for stale in path.parent.iterdir():
+        if not own.fullmatch(stale.name):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` and move it into place on success.
 
     A crash or exception leaves no file at ``path`` (a rerun never trusts a half-written
-    output); the temporary file is removed.
+    output); the temporary file is removed, and one left by a killed process is removed
+    by the next write of ``path`` (:func:`temporary_sibling`).
 
     Parameters
     ----------
@@ -30,10 +72,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         Final destination. Its parent folder is created when missing.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_sibling(path)
     try:
         yield tmp
         # mkstemp creates owner-only files; give the output the permissions of a plain open().

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
+from brainalign.io import sha256_file, temporary_sibling
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ def build_tiny_gpt2(
             "choose another output folder or remove it"
         )
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp_dir = temporary_sibling(out_dir, directory=True)
     try:
         encoder, merges = _gpt2_bpe_files()
         shutil.copyfile(encoder, tmp_dir / "vocab.json")

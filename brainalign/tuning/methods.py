@@ -24,13 +24,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
+from brainalign.io import sha256_file, temporary_sibling
 from brainalign.models.language import _apply_default_permissions, _move_into_place, load_causal_lm, model_identity
 
 logger = logging.getLogger(__name__)
@@ -205,8 +204,7 @@ def save_checkpoint(
             f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})"
         )
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp_dir = temporary_sibling(out_dir, directory=True)
     try:
         model.save_pretrained(tmp_dir, safe_serialization=True)
         if method == "finetune":
