@@ -27,17 +27,17 @@ import yaml
 from snakemake.utils import validate
 from snakemake_interface_common.exceptions import WorkflowError
 
-from brainalign.alignment import RidgeSettings, score_subject
+from brainalign.alignment import RidgeSettings, read_ridge_inputs, score_subject
 from brainalign.brains.pereira import load_pereira_627, load_pereira_mat
 from brainalign.brains.simulate import RoiSimulation, simulate_subject
 from brainalign.brains.stimuli import load_sentence_stimuli
-from brainalign.brains.store import SubjectResponses, read_subject_store, write_subject_store
+from brainalign.brains.store import SubjectResponses, write_subject_store
 from brainalign.errors import ConfigError, DataError
-from brainalign.features import read_feature_store, variant_label, write_feature_store
+from brainalign.features import variant_label, write_feature_store
 from brainalign.io import check_output_path
 from brainalign.models.language import build_tiny_gpt2, load_causal_lm
 from brainalign.tables import write_table
-from brainalign.tasks.text import DEFAULT_TEMPLATES, load_task_split, write_split
+from brainalign.tasks.text import prepare_task_splits
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = ROOT / "resources" / "stimuli" / "sentences.tsv"
@@ -83,10 +83,9 @@ def simulate_stage(stimuli_tsv: Path, results: Path) -> None:
 
 
 def prepare_task_stage(settings: dict, results: Path) -> None:
-    """Rule prepare_task: every split read and checked first, then written."""
-    loaded = {split: load_task_split("demo", settings, split) for split in ("train", "validation", "test")}
-    for split, examples in loaded.items():
-        write_split(results / "tasks" / "demo" / f"{split}.jsonl", examples, DEFAULT_TEMPLATES[settings["kind"]])
+    """Rule prepare_task."""
+    splits = ("train", "validation", "test")
+    prepare_task_splits("demo", settings, {split: results / "tasks" / "demo" / f"{split}.jsonl" for split in splits})
 
 
 def model_stage(source: Path | str, results: Path) -> None:
@@ -97,11 +96,9 @@ def model_stage(source: Path | str, results: Path) -> None:
 
 def ridge_stage(responses: Path, features: Path, results: Path, *, n_folds: int = 3) -> None:
     """Rule ridge: both stores checked against the job (subject S01, variant m/none/base)."""
-    subject_store = read_subject_store(responses, subject="S01")
-    store = read_feature_store(features, require={"variant": variant_label("m", "none", "base")})
-    scores = score_subject(
-        subject_store, store, settings=RidgeSettings(alphas=(1.0,), n_folds=n_folds), model="m", task="none", method="base"
-    )
+    job = {"model": "m", "task": "none", "method": "base"}
+    subject_store, store = read_ridge_inputs(responses, features, subject="S01", **job)
+    scores = score_subject(subject_store, store, settings=RidgeSettings(alphas=(1.0,), n_folds=n_folds), **job)
     write_table(scores, results / "ridge" / "m" / "none" / "base" / "S01.csv")
 
 
