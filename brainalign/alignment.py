@@ -58,9 +58,10 @@ def read_ridge_inputs(
 ) -> tuple[SubjectResponses, FeatureStore]:
     """Read the two stores of one ridge job, each checked against the job.
 
-    The response store must hold ``subject`` and the feature store must have been made for
-    the variant ``model/task/method`` (:func:`brainalign.features.variant_label`): a
-    stale, foreign or damaged store is a :class:`DataError` naming the file, never used.
+    The response store must hold ``subject``; the feature store must have been made for
+    the variant ``model/task/method`` (:func:`brainalign.features.variant_label`) and,
+    when it records them, from the same sentence texts as the subject's stimuli. A stale,
+    foreign or damaged store is a :class:`DataError` naming the file, never used.
 
     Returns
     -------
@@ -69,6 +70,19 @@ def read_ridge_inputs(
     """
     responses = read_subject_store(responses_path, subject=subject)
     features = read_feature_store(features_path, require={"variant": variant_label(model, task, method)})
+    if features.stimulus_texts is not None:
+        text_of = dict(zip(features.stimulus_ids, features.stimulus_texts, strict=True))
+        changed = [
+            stimulus
+            for stimulus, text in zip(responses.stimulus_ids, responses.stimulus_texts, strict=True)
+            if stimulus in text_of and text_of[stimulus] != text
+        ]
+        if changed:
+            raise DataError(
+                f"feature store {features_path} was computed from other sentences than response store "
+                f"{responses_path} holds for {len(changed)} stimuli (first: {changed[:3]}); it is stale: "
+                "delete it and rerun the features rule"
+            )
     return responses, features
 
 

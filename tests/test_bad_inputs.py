@@ -135,13 +135,16 @@ def write_mat(path: Path, contents: dict) -> list[Path]:
     return [path]
 
 
-def good_stores(folder: Path, *, n_passages: int = 6, subject: str = "S01", variant=("m", "none", "base")) -> tuple[Path, Path]:
+def good_stores(
+    folder: Path, *, n_passages: int = 6, subject: str = "S01", variant=("m", "none", "base"), feature_texts=None
+) -> tuple[Path, Path]:
     """A response store and a matching feature store (4 stimuli per passage)."""
     rng = np.random.default_rng(0)
     n = 4 * n_passages
     ids = [f"s{i:03d}" for i in range(n)]
+    texts = [f"Sentence {i}." for i in range(n)]
     responses = SubjectResponses(
-        dataset="pereira", subject=subject, stimulus_ids=ids, stimulus_texts=[f"Sentence {i}." for i in range(n)],
+        dataset="pereira", subject=subject, stimulus_ids=ids, stimulus_texts=texts,
         groups=[f"p{i // 4}" for i in range(n)], rois={"language": rng.standard_normal((n, 6))}, simulated=True,
         provenance={},
     )
@@ -149,6 +152,7 @@ def good_stores(folder: Path, *, n_passages: int = 6, subject: str = "S01", vari
     write_feature_store(
         folder / "features.h5", ids, {0: rng.standard_normal((n, 5))},
         identity={"model": variant[0], "variant": variant_label(*variant), "pooling": "mean"},
+        stimulus_texts=texts if feature_texts is None else feature_texts,
     )
     return folder / f"{subject}.h5", folder / "features.h5"
 
@@ -285,6 +289,14 @@ def _feature_store_of_another_model(tmp, fx):
     return (lambda: ridge_stage(responses, features, tmp / "results")), str(features)
 
 
+def _feature_store_of_other_sentences(tmp, fx):
+    # Same ids, one sentence edited since the features were computed.
+    edited = [f"Sentence {i}." for i in range(24)]
+    edited[5] = "A sentence that was changed afterwards."
+    responses, features = good_stores(tmp / "stores", feature_texts=edited)
+    return (lambda: ridge_stage(responses, features, tmp / "results")), str(features)
+
+
 def _truncated_response_store(tmp, fx):
     responses, features = good_stores(tmp / "stores")
     data = responses.read_bytes()
@@ -350,6 +362,7 @@ CATALOGUE: dict[str, Case] = {
     "fewer-stimuli-than-folds": Case(DataError, _fewer_groups_than_folds, "3 groups for 5 folds"),
     "truncated-feature-store": Case(DataError, _truncated_feature_store, "delete it"),
     "feature-store-of-another-model": Case(DataError, _feature_store_of_another_model, "other-model/qa/prompt"),
+    "feature-store-of-other-sentences": Case(DataError, _feature_store_of_other_sentences, "s005.*stale"),
     "truncated-response-store": Case(DataError, _truncated_response_store, "delete it"),
     "response-store-of-another-subject": Case(DataError, _response_store_of_another_subject, "'S02'"),
     "untrusted-pickled-subject-file": Case(ConfigError, _untrusted_pickle, "datasets.pereira.trust_pickled_subject_files: true"),

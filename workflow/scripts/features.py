@@ -29,5 +29,7 @@ identity = dict(
     pooling=params.pooling,
     variant=variant_label(snakemake.wildcards.model, snakemake.wildcards.task, method),
 )
-write_feature_store(snakemake.output[0], list(stimuli["stimulus_id"]), features, identity=identity)
+write_feature_store(
+    snakemake.output[0], list(stimuli["stimulus_id"]), features, identity=identity, stimulus_texts=list(stimuli["text"])
+)
 logger.info("%d stimuli, layers %s, pooling %s, method %s", len(stimuli), sorted(features), params.pooling, method)
