@@ -51,3 +51,10 @@ def test_bad_config_is_rejected_naming_the_key(mutate, named):
     mutate(config)
     with pytest.raises(WorkflowError, match=named):
         validate(config, SCHEMA)
+
+
+def test_default_profile_reruns_jobs_a_killed_run_left_incomplete():
+    # A job killed between writing two of its outputs leaves one in place; Snakemake marks
+    # it incomplete and, with this setting, reruns the job instead of stopping.
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert profile["rerun-incomplete"] is True
