@@ -19,12 +19,19 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+#: The default target's tables (brain scores, task scores, the paper's pivots).
+TABLES = [
+    "results/tables/decoding.csv",
+    "results/tables/encoding.csv",
+    "results/tables/task_scores.csv",
+    "results/tables/paper/table1_bertscore.csv",
+    "results/tables/paper/tables2to5_decoding.csv",
+]
 pytestmark = pytest.mark.workflow
 
 
 def reduced_config(workdir: Path) -> Path:
-    """The embedded default cut to one subject, one task and tiny budgets (about 40 s on 2 cores)."""
+    """The embedded default cut to one subject, one task and tiny budgets (about 50 s on 2 cores)."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     pereira = config["datasets"]["pereira"]
     pereira["subjects"] = ["S01"]
@@ -37,6 +44,7 @@ def reduced_config(workdir: Path) -> Path:
     model["build"].update(n_layer=2, n_embd=32, n_head=2, n_positions=96)
     model["pretrain"].update(steps=4, batch_size=4, block_size=32)
     config["tuning"].update(steps=4, eval_every=2, batch_size=4)
+    config["evaluation"].update(max_new_tokens=4, batch_size=8)
     config["features"]["layers"] = [0, -1]
     config["ridge"].update(n_folds=3, alphas=[1.0, 100.0])
     path = workdir / "reduced.yaml"
@@ -45,7 +53,7 @@ def reduced_config(workdir: Path) -> Path:
 
 
 def command(workdir: Path, *args: str) -> list[str]:
-    """The README's command (targets, the default workflow profile) in ``workdir``."""
+    """The README's command (default target, default workflow profile) in ``workdir``."""
     return [
         sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
         *args, "--configfile", str(reduced_config(workdir)),
@@ -74,7 +82,7 @@ def outputs(workdir: Path) -> dict[str, bytes]:
 def reference(tmp_path_factory) -> Path:
     """One uninterrupted run from scratch on 2 cores."""
     workdir = tmp_path_factory.mktemp("reference")
-    result = run(workdir, "--cores", "2", *TARGETS)
+    result = run(workdir, "--cores", "2")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
 
@@ -82,10 +90,11 @@ def reference(tmp_path_factory) -> Path:
 def test_a_run_from_scratch_on_other_cores_gives_byte_identical_outputs(reference, tmp_path):
     # One core instead of two: job order and the threads Snakemake grants change, the
     # results must not (tables, HDF5 stores, checkpoints and the pre-trained model).
-    result = run(tmp_path, "--cores", "1", *TARGETS)
+    result = run(tmp_path, "--cores", "1")
     assert result.returncode == 0, result.stderr[-4000:]
     expected, got = outputs(reference), outputs(tmp_path)
     assert sorted(got) == sorted(expected)
+    assert {str(Path(table).relative_to("results")) for table in TABLES} <= set(got)
     assert any(name.endswith(".h5") for name in got) and any(name.endswith(".safetensors") for name in got)
     differing = [name for name in expected if got[name] != expected[name]]
     assert differing == []
@@ -93,7 +102,7 @@ def test_a_run_from_scratch_on_other_cores_gives_byte_identical_outputs(referenc
 
 def test_a_killed_run_resumes_to_the_same_tables(reference, tmp_path):
     process = subprocess.Popen(
-        command(tmp_path, "--cores", "2", *TARGETS),
+        command(tmp_path, "--cores", "2"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(), start_new_session=True,
     )
     # Kill the whole process group (Snakemake and its jobs) once a tuning job is running.
@@ -105,24 +114,24 @@ def test_a_killed_run_resumes_to_the_same_tables(reference, tmp_path):
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not any((tmp_path / target).exists() for target in TARGETS)
+    assert not any((tmp_path / table).exists() for table in TABLES)
 
     # Snakemake keeps its lock after a kill: the same command refuses to start ...
-    refused = run(tmp_path, "--cores", "2", *TARGETS)
+    refused = run(tmp_path, "--cores", "2")
     assert refused.returncode != 0 and "cannot be locked" in refused.stdout + refused.stderr
     # ... until it is unlocked (README: Guarantees); then it finishes what was left.
     assert run(tmp_path, "--unlock").returncode == 0
-    resumed = run(tmp_path, "--cores", "2", *TARGETS)
+    resumed = run(tmp_path, "--cores", "2")
     assert resumed.returncode == 0, resumed.stderr[-4000:]
-    for target in TARGETS:
-        assert (tmp_path / target).read_bytes() == (reference / target).read_bytes(), target
+    for table in TABLES:
+        assert (tmp_path / table).read_bytes() == (reference / table).read_bytes(), table
     assert outputs(tmp_path) == outputs(reference)  # hidden temporaries included: none left
 
 
 def test_every_rule_records_its_time_and_peak_memory(reference):
     rules_run = {
         "simulate_pereira", "brains_pereira", "stimulus_table", "prepare_task", "pretrain_base", "tune", "features",
-        "ridge", "tables",
+        "ridge", "tables", "evaluate", "task_scores",
     }
     benchmarks = sorted((reference / "results" / "benchmarks").rglob("*.tsv"))
     assert {p.relative_to(reference / "results" / "benchmarks").parts[0].removesuffix(".tsv") for p in benchmarks} == rules_run
