@@ -1,6 +1,11 @@
 # Shared by every stage: wildcard constraints, config accessors, input functions and the
 # list of final targets. Nothing here computes science; that lives in the brainalign package.
 import os
+import sys
+
+# The workflow's own package, also in this (parsing) process: a few config checks use it.
+sys.path.insert(0, workflow.basedir)
+from brainalign.io import check_output_path
 
 
 METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
@@ -53,7 +58,11 @@ def pereira_experiments():
 
 
 def pereira_raw_dir():
-    return dataset_config("pereira")["raw_dir"]
+    raw_dir = dataset_config("pereira")["raw_dir"]
+    if is_simulated("pereira"):
+        # The simulator writes there: outputs stay under results/ (brainalign.io).
+        check_output_path(raw_dir, key="datasets.pereira.raw_dir")
+    return raw_dir
 
 
 def pereira_subject_files(subject):
