@@ -41,7 +41,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "layer",
     "metric",
     "score",
+    "ci_low",
+    "ci_high",
+    "p_value",
 )
+"""``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
+(see :mod:`brainalign.stats`)."""
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 FLOAT_FORMAT = "%.6f"
 
@@ -204,3 +209,11 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write any result frame atomically, with the tables' float format and no index."""
     with atomic_output(path) as tmp:
         frame.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def read_task_scores(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``task_scores.csv`` (columns model, task, method, metric, score, n, ci_low, ci_high)."""
+    try:
+        return pd.read_csv(path, dtype={"model": str, "task": str, "method": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"cannot read task scores {path}: {error}; delete it and rerun") from error

@@ -87,3 +87,10 @@ def test_vision_model_defaults_are_the_vit_ones():
     assert config["models"]["tiny-vit"]["build"]["patch_size"] == 8 and "n_layer" not in config["models"]["tiny-vit"]["build"]
     assert config["models"]["tiny-gpt2"]["modality"] == "language" and "patch_size" not in config["models"]["tiny-gpt2"]["build"]
     assert config["tuning"]["vision"]["prompt"]["deep"] is False
+
+
+def test_default_profile_reruns_jobs_a_killed_run_left_incomplete():
+    # A job killed between writing two of its outputs leaves one in place; Snakemake marks
+    # it incomplete and, with this setting, reruns the job instead of stopping.
+    profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    assert profile["rerun-incomplete"] is True

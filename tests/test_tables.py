@@ -24,6 +24,9 @@ def _rows(subject, direction="decoding", score=0.123456789):
                 "layer": 4,
                 "metric": "2v2",
                 "score": score,
+                "ci_low": score - 0.1,
+                "ci_high": score + 0.1,
+                "p_value": 0.001,
             }
             for roi in ("visual", "language")
         ]
@@ -37,7 +40,7 @@ def test_write_table_is_byte_identical_whatever_the_row_order(tmp_path):
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     lines = (tmp_path / "a.csv").read_text().splitlines()
     assert lines[0] == ",".join(TABLE_COLUMNS)
-    assert lines[1].startswith("decoding,pereira,True,S01,language,") and lines[1].endswith(",0.123457")
+    assert lines[1].startswith("decoding,pereira,True,S01,language,") and lines[1].endswith(",0.123457,0.023457,0.223457,0.001000")
 
 
 def test_duplicate_keys_are_rejected(tmp_path):

@@ -21,7 +21,7 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "mat":
             "results/benchmarks/simulate_pereira/{subject}.tsv"
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=simulation_mem_mb(),
             runtime=10,
         conda:
             "../../envs/brains.yaml"
@@ -50,7 +50,7 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "npy627":
             "results/benchmarks/simulate_pereira_627.tsv"
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=simulation_mem_mb(),
             runtime=10,
         conda:
             "../../envs/brains.yaml"
@@ -77,16 +77,18 @@ rule brains_pereira:
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(4, 1000),
-        runtime=10,
+        runtime=runtime_from_inputs(0.1, 10),
     conda:
         "../../envs/brains.yaml"
     script:
         "../scripts/brains_pereira.py"
 
 
+# Built from one reference subject (see stimulus_reference_store), not from every subject:
+# adding a subject must not re-extract every model's features.
 rule stimulus_table:
     input:
-        lambda wildcards: subject_stores(wildcards.dataset),
+        stimulus_reference_store,
     output:
         "results/brains/{dataset}/stimuli.tsv",
     params:

@@ -1,6 +1,11 @@
 # Shared by every stage: wildcard constraints, config accessors, input functions and the
 # list of final targets. Nothing here computes science; that lives in the brainalign package.
 import os
+import sys
+
+# The workflow's own package, also in this (parsing) process: a few config checks use it.
+sys.path.insert(0, workflow.basedir)
+from brainalign.io import check_output_path
 
 
 METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
@@ -53,7 +58,11 @@ def pereira_experiments():
 
 
 def pereira_raw_dir():
-    return dataset_config("pereira")["raw_dir"]
+    raw_dir = dataset_config("pereira")["raw_dir"]
+    if is_simulated("pereira"):
+        # The simulator writes there: outputs stay under results/ (brainalign.io).
+        check_output_path(raw_dir, key="datasets.pereira.raw_dir")
+    return raw_dir
 
 
 def pereira_subject_files(subject):
@@ -130,11 +139,25 @@ def tuning_inputs(wildcards):
     }
 
 
+def task_tuning(task):
+    """The tuning section with the task's own overrides (tasks.<task>.tuning) applied.
+
+    Only the keys a task overrides differ from the shared section, so changing one task's
+    override changes the params of that task's tune jobs alone.
+    """
+    shared = config["tuning"]
+    override = task_config(task).get("tuning") or {}
+    merged = {**shared, **{key: value for key, value in override.items() if key not in METHODS}}
+    for method in tuned_methods():
+        merged[method] = {**shared[method], **override.get(method, {})}
+    return merged
+
+
 def tuning_settings(wildcards):
     """Everything that determines one checkpoint (a change retrains only what it touches)."""
     if is_vision_model(wildcards.model):
         return vision_tuning_settings(wildcards)
-    tuning = config["tuning"]
+    tuning = task_tuning(wildcards.task)
     return {
         "steps": tuning["steps"],
         "batch_size": tuning["batch_size"],
@@ -155,6 +178,18 @@ def feature_variant_input(wildcards):
 
 def feature_stimuli(wildcards):
     return f"results/brains/{model_dataset(wildcards)}/stimuli.tsv"
+
+
+def stimulus_reference_store(wildcards):
+    """The store the stimulus table (and so every feature extraction) is built from.
+
+    The dataset's first listed subject: every subject of a dataset is shown the same stimuli
+    (the mat loader reads every configured experiment for each subject; npy627 subjects share
+    stimuli.txt), and a subject added to the end of the list then adds only its own brain and
+    ridge jobs instead of re-extracting every model's features. A subject whose stimuli are
+    not all in the table stops its ridge job with an error naming the subject.
+    """
+    return subject_stores(wildcards.dataset)[0]
 
 
 def ridge_subject_store(wildcards):
@@ -191,6 +226,17 @@ def task_config(task):
     return config["tasks"][task]
 
 
+TRAINING_ONLY_TASK_KEYS = ("prompt_init_text", "tuning")
+
+
+def task_data_config(task):
+    """What determines a task's splits: its config without the keys only training reads.
+
+    (Changing a task's tuning override or soft-prompt text retrains, but re-reads nothing.)
+    """
+    return {key: value for key, value in task_config(task).items() if key not in TRAINING_ONLY_TASK_KEYS}
+
+
 def task_local_files(wildcards):
     """The published-format files of a task read from disk, by split; none for hub tasks."""
     local = task_config(wildcards.task).get("local")
@@ -204,6 +250,7 @@ def all_targets():
         targets += ["results/tables/paper/table6_accuracy.csv"]
     if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
         targets += ["results/tables/paper/tables7to8_bold5000.csv"]
+    targets += report_targets()
     return targets
 
 
@@ -329,3 +376,133 @@ def feature_settings(wildcards):
     features = config["features"]
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
     return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+# --- statistics, figures and report (rules in report.smk) ---
+
+
+def pair_stores():
+    """The per-pair 2v2 data written next to every per-subject ridge result."""
+    return [path[: -len(".csv")] + ".pairs.h5" for path in ridge_outputs()]
+
+
+def figure_specs():
+    """Every figure the report shows: kind, and the dataset x model (x direction) it covers.
+
+    Built from the config, so a model on another dataset (e.g. a vision arm) adds its own
+    figures; brainalign.plots.make_figure draws each.
+    """
+    specs = []
+    several_layers = len(config["features"]["layers"]) > 1
+    for model, cfg in config["models"].items():
+        dataset = cfg["dataset"]
+        for direction in config["ridge"]["directions"]:
+            kinds = ["by_roi"] + (["by_task"] if config["tasks"] else []) + (["by_layer"] if several_layers else [])
+            for kind in kinds:
+                specs.append(
+                    {"name": f"{dataset}_{model}_{direction}_{kind}", "kind": kind, "dataset": dataset,
+                     "model": model, "direction": direction}
+                )
+        if config["tasks"]:
+            specs.append({"name": f"{dataset}_{model}_difference", "kind": "difference", "dataset": dataset, "model": model})
+    if config["tasks"]:
+        specs.append({"name": "task_scores", "kind": "task_scores"})
+    return specs
+
+
+def figure_outputs():
+    """PNG (shown in the report, captioned per kind) and SVG of every figure."""
+    outputs = []
+    for spec in figure_specs():
+        caption = f"../report/figure_{spec['kind']}.rst"
+        labels = {"figure": spec["name"]}
+        png = f"results/figures/{spec['name']}.png"
+        outputs.append(report(png, caption=caption, category="Figures", subcategory=spec.get("dataset", "task quality"), labels=labels))
+        outputs.append(f"results/figures/{spec['name']}.svg")
+    return outputs
+
+
+def figure_inputs(wildcards):
+    inputs = {
+        "decoding": "results/tables/decoding.csv",
+        "encoding": "results/tables/encoding.csv",
+        "comparisons": "results/tables/comparisons.csv",
+    }
+    if config["tasks"]:
+        inputs["task_scores"] = "results/tables/task_scores.csv"
+    return inputs
+
+
+def report_targets():
+    """Comparisons, figures and the generated summary (part of the default target)."""
+    figures = [f"results/figures/{spec['name']}.{suffix}" for spec in figure_specs() for suffix in ("png", "svg")]
+    return ["results/tables/comparisons.csv", *figures, "results/summary.md", "results/report/summary.html"]
+
+
+# --- Resources computed from the config's sizes (rules' `resources:`; profiles only add
+# cluster settings such as the partition or a GPU request on top of these).
+
+GPT2_VOCAB_SIZE = 50257
+UNKNOWN_MODEL_MB = 500  # a hub name whose files are not on disk yet: GPT-2 small's size
+
+
+def model_size_mb(model):
+    """Approximate float32 weight size (MB) of a model: from its build sizes or its files."""
+    cfg = model_config(model)
+    build = cfg.get("build")
+    if build and is_vision_model(model):
+        hidden, patches = build["hidden_size"], (build["image_size"] // build["patch_size"]) ** 2
+        per_layer = 4 * hidden**2 + 2 * hidden * build["intermediate_size"]
+        params = build["num_hidden_layers"] * per_layer + (patches + 1 + 3 * build["patch_size"] ** 2) * hidden
+        return 4 * params / 1e6
+    if build:
+        n_embd = build["n_embd"]
+        vocab_matrices = 1 if build["tie_word_embeddings"] else 2
+        params = 12 * build["n_layer"] * n_embd**2 + (vocab_matrices * GPT2_VOCAB_SIZE + build["n_positions"]) * n_embd
+        return 4 * params / 1e6
+    source = cfg.get("pretrained", "")
+    if os.path.isdir(source):
+        weights = [
+            os.path.join(source, name)
+            for name in os.listdir(source)
+            if name.endswith((".safetensors", ".bin"))
+        ]
+        if weights:
+            return sum(os.path.getsize(path) for path in weights) / 1e6
+    return UNKNOWN_MODEL_MB
+
+
+def training_mem_mb(wildcards):
+    """Tuning / pre-training: weights, gradients and two AdamW moments, plus activations."""
+    return int(2000 + 8 * model_size_mb(wildcards.model))
+
+
+def inference_mem_mb(wildcards):
+    """Feature extraction and generation: the weights (twice: load + model) plus activations."""
+    return int(2000 + 3 * model_size_mb(wildcards.model))
+
+
+OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
+HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
+
+
+def evaluation_mem_mb(wildcards):
+    """Generation with the tuned model plus BERTScore with its scorer model."""
+    scorer = config["evaluation"]["scorer_model"]
+    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
+    return inference_mem_mb(wildcards) + 3 * scorer_mb
+
+
+def tuning_runtime(wildcards):
+    """Minutes for one tune job: grows with the task's step budget."""
+    return 10 + task_tuning(wildcards.task)["steps"] // 10
+
+
+def simulation_mem_mb():
+    """Simulated subjects: a few float64 copies of (up to ~1,000 stimuli x all ROIs' voxels)."""
+    n_voxels = sum(roi["n_voxels"] for roi in dataset_config("pereira")["simulate"]["rois"].values())
+    n_subjects = len(subjects("pereira")) if dataset_config("pereira")["loader"] == "npy627" else 1
+    return max(1000, int(500 + 4 * 8 * 1000 * n_voxels * n_subjects / 1e6))
+
+
+def runtime_from_inputs(minutes_per_mb, floor_minutes):
+    """A resources function: run time (minutes) grows with the size of a job's inputs."""
+    return lambda wildcards, input: max(int(minutes_per_mb * input.size_mb), floor_minutes)

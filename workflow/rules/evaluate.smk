@@ -20,7 +20,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=evaluation_mem_mb,
         runtime=30,
         gpu=config["tuning"]["gpus"],
     conda:
@@ -33,9 +33,21 @@ rule task_scores:
     input:
         evaluation_outputs(),
     output:
-        scores="results/tables/task_scores.csv",
-        table1="results/tables/paper/table1_bertscore.csv",
-        table6="results/tables/paper/table6_accuracy.csv",
+        scores=report(
+            "results/tables/task_scores.csv", caption="../report/task_scores.rst", category="Tables", labels={"table": "task scores"}
+        ),
+        table1=report(
+            "results/tables/paper/table1_bertscore.csv",
+            caption="../report/table1.rst",
+            category="Tables",
+            labels={"table": "paper Table I"},
+        ),
+        table6=report(
+            "results/tables/paper/table6_accuracy.csv",
+            caption="../report/table6.rst",
+            category="Tables",
+            labels={"table": "paper Table VI"},
+        ),
     params:
         metric="bertscore_f1",
         image_tasks=lambda wildcards: {task: task_config(task) for task in image_tasks()},
@@ -45,7 +57,7 @@ rule task_scores:
         "results/benchmarks/task_scores.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=mem_mb_from_inputs(10, 1000),
         runtime=5,
     conda:
         "../../envs/ridge.yaml"

@@ -23,7 +23,7 @@ rule features:
         "results/benchmarks/features/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=inference_mem_mb,
         runtime=30,
     conda:
         "../../envs/torch.yaml"

@@ -15,13 +15,16 @@ rule pretrain_base:
         pretrain=lambda wildcards: model_config(wildcards.model)["pretrain"],
         seed=config["seed"],
         modality=lambda wildcards: model_config(wildcards.model)["modality"],
+        # Fixed, not the threads Snakemake grants (fewer with --cores 1): torch's float
+        # results depend on its thread count, and a rerun must give identical weights.
+        torch_threads=lambda wildcards: 1 if is_vision_model(wildcards.model) else 2,
     log:
         "results/logs/pretrain_base/{model}.log",
     benchmark:
         "results/benchmarks/pretrain_base/{model}.tsv"
     threads: lambda wildcards: 1 if is_vision_model(wildcards.model) else 2  # tiny ViT ops do not split well
     resources:
-        mem_mb=4000,
+        mem_mb=training_mem_mb,
         runtime=lambda wildcards: 10 + model_config(wildcards.model)["pretrain"]["steps"] // 20,
         gpu=config["tuning"]["gpus"],
     conda:

@@ -8,7 +8,7 @@ rule prepare_task:
     output:
         expand("results/tasks/{{task}}/{split}.jsonl", split=SPLITS),
     params:
-        task=lambda wildcards: task_config(wildcards.task),
+        task=lambda wildcards: task_data_config(wildcards.task),
     log:
         "results/logs/prepare_task/{task}.log",
     benchmark:

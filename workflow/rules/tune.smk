@@ -21,8 +21,8 @@ rule tune:
         "results/benchmarks/tune/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=lambda wildcards: 10 + config["tuning"]["steps"] // 10,
+        mem_mb=training_mem_mb,
+        runtime=tuning_runtime,
         gpu=config["tuning"]["gpus"],
     conda:
         "../../envs/torch.yaml"

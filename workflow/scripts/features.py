@@ -8,7 +8,7 @@ never pooled).
 import torch
 
 from brainalign.brains.stimuli import read_stimulus_table
-from brainalign.features import write_feature_store
+from brainalign.features import variant_label, write_feature_store
 from brainalign.io import setup_logging
 
 snakemake = globals()["snakemake"]
@@ -32,15 +32,23 @@ if params.modality == "vision":
         model, images, layers=settings["layers"], pooling=settings["pooling"], batch_size=settings["batch_size"]
     )
     identity = vision_checkpoint_identity(params.model_source, checkpoint, method)
+    texts = None
 else:
     from brainalign.features import extract_features
     from brainalign.tuning.methods import checkpoint_identity, load_tuned
 
+    # A prompt-tuned model's soft prompt is prepended as in training and left out of pooling.
     model, tokenizer = load_tuned(params.model_source, checkpoint, method)
     features = extract_features(
         model, tokenizer, list(stimuli["text"]), layers=settings["layers"], pooling=settings["pooling"],
         batch_size=settings["batch_size"],
     )
     identity = checkpoint_identity(params.model_source, checkpoint, method)
-write_feature_store(snakemake.output[0], ids, features, identity=dict(identity, pooling=settings["pooling"]))
+    texts = list(stimuli["text"])  # recorded: features of since-changed sentences are refused
+identity = dict(
+    identity,
+    pooling=settings["pooling"],
+    variant=variant_label(snakemake.wildcards.model, snakemake.wildcards.task, method),
+)
+write_feature_store(snakemake.output[0], ids, features, identity=identity, stimulus_texts=texts)
 logger.info("%d stimuli, layers %s, pooling %s, method %s", len(ids), sorted(features), settings["pooling"], method)

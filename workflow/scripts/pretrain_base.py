@@ -6,7 +6,7 @@ from brainalign.io import setup_logging
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+torch.set_num_threads(snakemake.params.torch_threads)
 pretraining = snakemake.params.pretrain
 if snakemake.params.modality == "vision":
     from brainalign.tuning.vision_recipes import pretrain_vit
