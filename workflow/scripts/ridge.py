@@ -2,19 +2,27 @@
 
 from threadpoolctl import threadpool_limits
 
-from brainalign.alignment import RidgeSettings, score_subject
-from brainalign.brains.store import read_subject_store
-from brainalign.features import read_feature_store
+from brainalign.alignment import RidgeSettings, fit_subject, read_ridge_inputs
 from brainalign.io import setup_logging
+from brainalign.pairs import write_pair_store
+from brainalign.stats import StatisticsSettings
 from brainalign.tables import write_table
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
-responses = read_subject_store(snakemake.input.responses)
-features = read_feature_store(snakemake.input.features)
+identity = snakemake.params.identity
+# Both stores are checked against this job: a stale or foreign file is an error.
+responses, features = read_ridge_inputs(
+    snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity
+)
 with threadpool_limits(snakemake.threads):
-    scores = score_subject(
-        responses, features, settings=RidgeSettings(**snakemake.params.settings), **snakemake.params.identity
+    fitted = fit_subject(
+        responses,
+        features,
+        settings=RidgeSettings(**snakemake.params.settings),
+        statistics=StatisticsSettings(**snakemake.params.statistics),
+        **identity,
     )
-write_table(scores, snakemake.output[0])
-logger.info("wrote %d scores", len(scores))
+write_pair_store(fitted, snakemake.output.pairs)
+write_table(fitted.scores, snakemake.output.scores)
+logger.info("wrote %d scores with CIs and p-values, and their pair data", len(fitted.scores))
