@@ -274,7 +274,10 @@ def test_every_score_carries_a_ci_and_a_permutation_p_value(embedded_run):
 
 
 def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
-    comparisons = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
+    everything = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
+    vision = everything[everything["model"] == "tiny-vit"]  # the ViT's contrasts, over the BOLD5000 subjects
+    assert set(vision["subject"]) == {"CSI1", "CSI2", "all"} and set(vision["task"]) == set(IMAGE_TASKS)
+    comparisons = everything[everything["model"] == "tiny-gpt2"]
     assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
         comparisons.columns
     )
@@ -298,7 +301,8 @@ def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
     figures = embedded_run / "results/figures"
     names = {path.stem for path in figures.glob("*.png")}
     expected = {f"pereira_tiny-gpt2_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
-    assert names == expected | {"pereira_tiny-gpt2_difference", "task_scores"}
+    expected |= {f"bold5000_tiny-vit_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
+    assert names == expected | {"pereira_tiny-gpt2_difference", "bold5000_tiny-vit_difference", "task_scores"}
     for name in names:
         assert (figures / f"{name}.png").stat().st_size > 10_000
         svg = (figures / f"{name}.svg").read_text()
