@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 TARGETS ?=  # empty: the workflow's default target, every table
 
-.PHONY: setup run test benchmark clean
+.PHONY: setup run report test benchmark clean
 
 # The stamp is refreshed whenever the pinned requirements change.
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
@@ -21,11 +21,18 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/snakemake --cores $(CORES) $(TARGETS)
 
+# The HTML report of the last run (tables, figures, captions, methods, summary).
+report: setup
+	$(BIN)/snakemake --cores 1 --report results/report.html
+
 test: setup
 	$(BIN)/python -m pytest
 
+# Ratios against baselines timed in the same run (benchmarks/README.md); minutes each.
 benchmark: setup
 	$(BIN)/python benchmarks/ridge_2v2.py
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/embedded_default.py --cores $(CORES)
 
 clean:
 	rm -rf results .snakemake

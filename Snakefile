@@ -27,6 +27,11 @@ os.environ.update(
 )
 
 
+# `snakemake --report results/report.html`: this page (methods from the config used) + every
+# output flagged with report() in the rules, captioned from workflow/report/*.rst.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/brains.smk"
 include: "workflow/rules/tasks.smk"

@@ -3,7 +3,10 @@
 Decoding predicts the model representation from the voxels of an ROI; encoding predicts the
 voxels from the representation. Both use out-of-fold ridge predictions with folds grouped by
 passage (or image), and are scored with 2v2 accuracy pooled over all held-out stimuli;
-encoding also reports the mean Pearson r over voxels.
+encoding also reports the mean Pearson r over voxels. Every score carries a bootstrap CI over
+stimuli and a permutation p-value against chance (:mod:`brainalign.stats`), and the pair data a
+paired comparison of two model variants needs are kept (:class:`SubjectAlignment`,
+:mod:`brainalign.pairs`).
 
 Predictions and held-out targets are scored after standardising every target column with the
 mean and standard deviation of its *training* rows (:func:`standardise_by_training_folds`).
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,8 +27,10 @@ import pandas as pd
 from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore, read_feature_store, variant_label
-from brainalign.metrics import pearson_per_column, two_vs_two
+from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
+from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two, rng_for
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,9 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
     if missing:
         raise DataError(
             f"the feature store has no representation for {len(missing)} stimuli of subject "
-            f"{responses.subject} (first: {missing[:5]}); rebuild the features from the current "
-            "stimulus table"
+            f"{responses.subject} (first: {missing[:5]}); the features cover the stimuli of the "
+            "dataset's first listed subject (results/brains/<dataset>/stimuli.tsv): list a subject "
+            "that saw every stimulus first in datasets.<dataset>.subjects"
         )
     rows = np.array([row_of[stimulus] for stimulus in responses.stimulus_ids])
     return {layer: matrix[rows] for layer, matrix in features.layers.items()}
@@ -141,7 +147,68 @@ def standardise_by_training_folds(
     return predicted_out, actual_out
 
 
-def score_subject(
+PairKey = tuple[str, str, int]
+"""(direction, roi, layer) of one 2v2 score."""
+
+
+@dataclass(frozen=True)
+class SubjectAlignment:
+    """Scores of one subject x model variant, and the pair data paired tests need.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        Rows with the columns of :data:`brainalign.tables.TABLE_COLUMNS`.
+    stimulus_ids : tuple of str
+        Row/column order of the pair matrices.
+    outcomes : dict
+        (direction, roi, layer) -> bool array (n_stimuli, n_stimuli), the 2v2 outcome of every
+        pair (:func:`brainalign.metrics.pair_outcomes`); exactly what the 2v2 score averages.
+    half_margins : dict
+        (direction, roi, layer) -> float32 array (n_stimuli, n_stimuli),
+        ``S[i, i] - S[i, j]`` of the similarity matrix (:func:`brainalign.metrics.half_margins`).
+    """
+
+    scores: pd.DataFrame
+    stimulus_ids: tuple[str, ...]
+    outcomes: dict[PairKey, np.ndarray] = field(default_factory=dict)
+    half_margins: dict[PairKey, np.ndarray] = field(default_factory=dict)
+
+
+def _two_vs_two_with_uncertainty(
+    predicted: np.ndarray, targets: np.ndarray, *, distance: str, statistics: StatisticsSettings, seed: int, identity: tuple
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """2v2 with its bootstrap CI and permutation p; also the outcomes and half margins."""
+    similarity = similarity_matrix(predicted, targets, distance)
+    outcomes = pair_outcomes(similarity)
+    n = outcomes.shape[0]
+    score = float(np.count_nonzero(outcomes) / (n * (n - 1)))
+    low, high = bootstrap_two_vs_two(
+        outcomes, n_resamples=statistics.n_bootstrap, level=statistics.ci_level, rng=rng_for(seed, *identity, "bootstrap")
+    )
+    _, p_value = permutation_two_vs_two(
+        similarity, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation")
+    )
+    row = {"score": score, "ci_low": low, "ci_high": high, "p_value": p_value}
+    return row, outcomes, half_margins(similarity).astype(np.float32)
+
+
+def _pearson_with_uncertainty(
+    predicted: np.ndarray, targets: np.ndarray, *, statistics: StatisticsSettings, seed: int, identity: tuple
+) -> dict:
+    """Mean Pearson r over columns with its bootstrap CI over stimuli and permutation p against 0."""
+    low, high = bootstrap_mean_pearson(
+        predicted, targets, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
+        rng=rng_for(seed, *identity, "bootstrap"),
+    )
+    _, p_value = permutation_mean_pearson(
+        predicted, targets, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation")
+    )
+    score = float(np.mean(pearson_per_column(predicted, targets)))
+    return {"score": score, "ci_low": low, "ci_high": high, "p_value": p_value}
+
+
+def fit_subject(
     responses: SubjectResponses,
     features: FeatureStore,
     *,
@@ -149,8 +216,9 @@ def score_subject(
     model: str,
     task: str,
     method: str,
-) -> pd.DataFrame:
-    """Decode and encode every ROI x layer of one subject.
+    statistics: StatisticsSettings | None = None,
+) -> SubjectAlignment:
+    """Decode and encode every ROI x layer of one subject, with uncertainty and pair data.
 
     Parameters
     ----------
@@ -161,16 +229,21 @@ def score_subject(
     settings : RidgeSettings
     model, task, method : str
         Identify the model variant in the output rows.
+    statistics : StatisticsSettings, optional
+        Resamples and CI level (default :class:`~brainalign.stats.StatisticsSettings()`).
+        Seeds derive from ``settings.seed`` and each row's identity.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per direction x ROI x layer x metric with the columns of
-        :data:`brainalign.tables.TABLE_COLUMNS`.
+    SubjectAlignment
+        ``scores`` has one row per direction x ROI x layer x metric; ``ci_low``/``ci_high``
+        are the percentile bootstrap CI over stimuli and ``p_value`` the one-sided
+        permutation p-value against chance (2v2 = 0.5, Pearson r = 0).
     """
+    statistics = statistics if statistics is not None else StatisticsSettings()
     layers = align_features(responses, features)
     folds = grouped_folds(np.asarray(responses.groups), settings.n_folds, seed=settings.seed)
-    rows = []
+    rows, outcomes, margins = [], {}, {}
     for roi, voxels in responses.rois.items():
         for layer, representation in sorted(layers.items()):
             for direction in settings.directions:
@@ -183,10 +256,19 @@ def score_subject(
                     per_target_alpha=settings.per_target_alpha,
                 )
                 predicted, targets = standardise_by_training_folds(predicted, targets, folds)
-                metrics = {"2v2": two_vs_two(predicted, targets, distance=settings.distance)}
+                identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
+                metrics = {}
+                metrics["2v2"], outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
+                    _two_vs_two_with_uncertainty(
+                        predicted, targets, distance=settings.distance, statistics=statistics,
+                        seed=settings.seed, identity=(*identity, "2v2"),
+                    )
+                )
                 if direction == "encoding":
-                    metrics["pearson_r"] = float(np.mean(pearson_per_column(predicted, targets)))
-                for metric, score in metrics.items():
+                    metrics["pearson_r"] = _pearson_with_uncertainty(
+                        predicted, targets, statistics=statistics, seed=settings.seed, identity=(*identity, "pearson_r")
+                    )
+                for metric, values in metrics.items():
                     rows.append(
                         {
                             "direction": direction,
@@ -201,7 +283,30 @@ def score_subject(
                             "method": method,
                             "layer": layer,
                             "metric": metric,
-                            "score": score,
+                            **values,
                         }
                     )
-    return pd.DataFrame(rows)
+    return SubjectAlignment(pd.DataFrame(rows), tuple(responses.stimulus_ids), outcomes, margins)
+
+
+def score_subject(
+    responses: SubjectResponses,
+    features: FeatureStore,
+    *,
+    settings: RidgeSettings,
+    model: str,
+    task: str,
+    method: str,
+    statistics: StatisticsSettings | None = None,
+) -> pd.DataFrame:
+    """The score table of :func:`fit_subject` (one row per direction x ROI x layer x metric).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`brainalign.tables.TABLE_COLUMNS`, including ``ci_low``,
+        ``ci_high`` and ``p_value``.
+    """
+    return fit_subject(
+        responses, features, settings=settings, model=model, task=task, method=method, statistics=statistics
+    ).scores

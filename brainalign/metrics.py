@@ -147,17 +147,67 @@ def two_vs_two_pair_matrix(
     ConfigError, DataError
         See :func:`similarity_matrix`.
     """
-    similarity = similarity_matrix(predicted, actual, distance)
-    # margin[i, j] = (S_ii - S_ij) + (S_jj - S_ji) = B + B.T with B = diag(S)[:, None] - S:
-    # two passes over the n x n matrix instead of four.
-    matched_minus_crossed = np.diag(similarity)[:, None] - similarity
-    margin = matched_minus_crossed + matched_minus_crossed.T
-    tolerance = _TIE_RTOL * float(np.max(np.abs(similarity)))
-    outcomes = margin > tolerance
+    return pair_outcomes(similarity_matrix(predicted, actual, distance))
+
+
+def half_margins(similarity: NDArray[np.floating]) -> NDArray[np.floating]:
+    """``H[..., i, j] = S[..., i, i] - S[..., i, j]``: how much predicted row i prefers its own target.
+
+    The 2v2 margin of pair {i, j} is ``H[i, j] + H[j, i]``; statistics that swap predicted
+    rows between two models (:mod:`brainalign.stats`) work on ``H``.
+
+    Parameters
+    ----------
+    similarity : ndarray of shape (..., n_stimuli, n_stimuli)
+
+    Returns
+    -------
+    ndarray of the same shape
+    """
+    return np.diagonal(similarity, axis1=-2, axis2=-1)[..., :, None] - similarity
+
+
+def outcomes_from_half_margins(half: NDArray[np.floating], tolerance: float) -> NDArray[np.bool_]:
+    """2v2 outcomes from :func:`half_margins`, batched over leading axes.
+
+    Parameters
+    ----------
+    half : ndarray of shape (..., n_stimuli, n_stimuli)
+    tolerance : float
+        Margins at or below it are ties (not correct).
+
+    Returns
+    -------
+    ndarray of bool, shape of ``half``, symmetric in the last two axes, diagonal False.
+    """
+    # margin[i, j] = (S_ii - S_ij) + (S_jj - S_ji) = H + H.T: two passes over n x n instead of four.
+    outcomes = (half + np.swapaxes(half, -1, -2)) > tolerance
     # A stimulus paired with itself has margin 0 and is already False; stated explicitly
     # because it is not a pair at all.
-    np.fill_diagonal(outcomes, False)
+    diagonal = np.arange(half.shape[-1])
+    outcomes[..., diagonal, diagonal] = False
     return outcomes
+
+
+def tie_tolerance(similarity: NDArray[np.floating]) -> float:
+    """Margins below this are floating-point ties: 1e-10 times the largest absolute similarity."""
+    return _TIE_RTOL * float(np.max(np.abs(similarity)))
+
+
+def pair_outcomes(similarity: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """2v2 outcome of every pair from a similarity matrix, batched over leading axes.
+
+    Parameters
+    ----------
+    similarity : ndarray of shape (..., n_stimuli, n_stimuli)
+        ``S[..., i, j] = sim(predicted[i], actual[j])`` (:func:`similarity_matrix`).
+
+    Returns
+    -------
+    ndarray of bool, same shape
+        See :func:`two_vs_two_pair_matrix`.
+    """
+    return outcomes_from_half_margins(half_margins(similarity), tie_tolerance(similarity))
 
 
 def two_vs_two(

@@ -124,3 +124,24 @@ def test_the_ridge_stage_does_not_import_torch():
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_every_score_carries_a_ci_and_a_p_value_and_the_pair_data_match_it():
+    from brainalign.alignment import fit_subject
+    from brainalign.stats import StatisticsSettings
+
+    responses, features = _subject()
+    statistics = StatisticsSettings(n_bootstrap=200, n_permutations=199)
+    fitted = fit_subject(responses, features, settings=SETTINGS, statistics=statistics, model="m", task="none", method="base")
+    scores = fitted.scores.set_index(["direction", "roi", "metric"])
+    assert (scores["ci_low"] <= scores["score"]).all() and (scores["score"] <= scores["ci_high"]).all()
+    for direction in ("decoding", "encoding"):
+        assert scores.loc[(direction, "signal", "2v2"), "p_value"] == pytest.approx(1 / 200)
+        assert scores.loc[(direction, "noise", "2v2"), "p_value"] > 0.01
+        assert scores.loc[(direction, "noise", "2v2"), "ci_low"] < 0.5 < scores.loc[(direction, "signal", "2v2"), "ci_low"]
+        outcomes = fitted.outcomes[(direction, "signal", 3)]
+        assert outcomes.sum() / (N_STIMULI * (N_STIMULI - 1)) == scores.loc[(direction, "signal", "2v2"), "score"]
+        assert fitted.half_margins[(direction, "signal", 3)].dtype == np.float32
+    assert scores.loc[("encoding", "signal", "pearson_r"), "p_value"] == pytest.approx(1 / 200)
+    again = fit_subject(responses, features, settings=SETTINGS, statistics=statistics, model="m", task="none", method="base")
+    assert again.scores.equals(fitted.scores)  # seeds derive from the config seed and the row

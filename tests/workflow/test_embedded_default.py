@@ -17,6 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+COMPARISONS = "results/tables/comparisons.csv"
 pytestmark = pytest.mark.workflow
 
 
@@ -49,7 +50,9 @@ def small_budget_config(workdir):
 @pytest.fixture(scope="module")
 def embedded_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("embedded")
-    result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)))
+    # The timeout catches a hang, not slowness: on a shared 2-core machine the run can take
+    # three times its usual 5-6 minutes.
+    result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)), timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
 
@@ -140,7 +143,7 @@ def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
 def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
     rules = {
         "simulate_pereira", "brains_pereira", "stimulus_table", "pretrain_base", "features", "ridge", "tables",
-        "prepare_task", "tune", "evaluate", "task_scores",
+        "prepare_task", "tune", "evaluate", "task_scores", "comparisons", "figures", "summary",
     }
     for folder in ("logs", "benchmarks"):
         root = embedded_run / "results" / folder
@@ -159,13 +162,14 @@ def test_second_invocation_plans_nothing(embedded_run):
 
 
 def test_rerunning_from_features_gives_byte_identical_tables(embedded_run, tmp_path):
-    before = {table: (embedded_run / table).read_bytes() for table in TABLES}
+    tables = [*TABLES, COMPARISONS]
+    before = {table: (embedded_run / table).read_bytes() for table in tables}
     for stage in ("features", "ridge", "tables"):
         shutil.move(embedded_run / "results" / stage, tmp_path / stage)
     config = str(embedded_run / "small-budget.yaml")
-    result = snakemake(embedded_run, "--cores", "2", *TABLES, "--configfile", config)
+    result = snakemake(embedded_run, "--cores", "2", *tables, "--configfile", config)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert {table: (embedded_run / table).read_bytes() for table in TABLES} == before
+    assert {table: (embedded_run / table).read_bytes() for table in tables} == before
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):
@@ -176,3 +180,67 @@ def test_unknown_config_key_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "n_fold" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_every_score_carries_a_ci_and_a_permutation_p_value(embedded_run):
+    for table in TABLES:
+        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        assert list(scores.columns[-4:]) == ["score", "ci_low", "ci_high", "p_value"]
+        assert scores[["ci_low", "ci_high", "p_value"]].notna().all().all()
+        assert (scores["ci_low"] <= scores["score"] + 1e-6).all() and (scores["score"] <= scores["ci_high"] + 1e-6).all()
+        assert scores["p_value"].between(1 / 1001 - 1e-6, 1).all()
+        two_vs_two = scores[scores["metric"] == "2v2"].set_index(["method", "layer", "subject", "roi"])
+        language = two_vs_two.xs(("base", 0), level=("method", "layer")).xs("language", level="roi")
+        assert (language["p_value"] < 0.002).all() and (language["ci_low"] > 0.5).all()  # planted signal
+        visual = two_vs_two.xs("visual", level="roi")
+        # pure noise (rows share each subject's noise, so allow clusters): chance mostly inside the CI
+        assert ((visual["ci_low"] <= 0.5) & (visual["ci_high"] >= 0.5)).mean() >= 0.75
+        assert (visual["p_value"] < 0.05).mean() <= 0.25
+
+
+def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
+    comparisons = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
+    assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
+        comparisons.columns
+    )
+    assert set(comparisons["contrast"]) == {"prompt-finetune", "prompt-base", "finetune-base"}
+    assert set(comparisons["subject"]) == {"S01", "S02", "all"}
+    # contrasts x tasks x (2 subjects + all) x ROIs x layers x directions
+    assert len(comparisons) == 3 * 3 * 3 * 4 * 3 * 2
+    assert (comparisons["q"] >= comparisons["p"] - 1e-9).all() and comparisons["q"].between(0, 1).all()
+    assert (comparisons["diff"] - (comparisons["score_a"] - comparisons["score_b"])).abs().max() < 1e-5
+    everyone = comparisons[comparisons["subject"] == "all"]
+    assert (everyone["p"] >= 0.5).all() and (everyone["n_subjects"] == 2).all()  # exact sign flip, 2 subjects
+    per_subject = comparisons[comparisons["subject"] != "all"]
+    assert (per_subject["ci_low"] <= per_subject["diff"] + 1e-6).all() and (per_subject["diff"] <= per_subject["ci_high"] + 1e-6).all()
+    decoding = pd.read_csv(embedded_run / TABLES[0], dtype={"subject": str})
+    prompt = decoding[(decoding["method"] == "prompt") & (decoding["metric"] == "2v2")].set_index(["subject", "roi", "task", "layer"])
+    row = per_subject[(per_subject["contrast"] == "prompt-base") & (per_subject["direction"] == "decoding")].iloc[0]
+    assert row["score_a"] == pytest.approx(prompt.loc[(row["subject"], row["roi"], row["task"], row["layer"]), "score"], abs=1e-6)
+
+
+def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
+    figures = embedded_run / "results/figures"
+    names = {path.stem for path in figures.glob("*.png")}
+    expected = {f"pereira_tiny-gpt2_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
+    assert names == expected | {"pereira_tiny-gpt2_difference", "task_scores"}
+    for name in names:
+        assert (figures / f"{name}.png").stat().st_size > 10_000
+        svg = (figures / f"{name}.svg").read_text()
+        # matplotlib keeps each text as an SVG comment: brain figures carry the stamp, task scores
+        # (real generations on the task corpora) do not
+        assert ("<!-- simulated -->" in svg) == (name != "task_scores"), name
+        assert "<!-- chance -->" in svg or name.endswith("difference") or name == "task_scores"
+
+
+def test_summary_and_html_report(embedded_run):
+    summary = (embedded_run / "results/summary.md").read_text()
+    assert "SIMULATED DATA" in summary and "prompt-finetune" in summary and "q = " in summary
+    assert "Methods (generated from the configuration used)" in summary and "subjects S01, S02" in summary
+    config = str(embedded_run / "small-budget.yaml")
+    result = snakemake(embedded_run, "--cores", "1", "--configfile", config, "--report", "results/report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (embedded_run / "results/report.html").read_text()
+    assert len(report) > 100_000
+    for text in ("comparisons.csv", "pereira_tiny-gpt2_difference.png", "summary.html", "Paired contrasts"):
+        assert text in report, text

@@ -1,14 +1,25 @@
-# Stage 7: long-format result tables gathered from every per-subject ridge result, and the
-# reference paper's per-ROI pivots (its Tables II-V: rows task, columns method).
+# Stage 7: long-format result tables gathered from every per-subject ridge result, the
+# reference paper's per-ROI pivots (its Tables II-V: rows task, columns method), the paired
+# comparisons of model variants, the figures and a generated summary. Outputs flagged with
+# report() make up `snakemake --report results/report.html` (captions in workflow/report/).
 
 
 rule tables:
     input:
         ridge_outputs(),
     output:
-        decoding="results/tables/decoding.csv",
-        encoding="results/tables/encoding.csv",
-        pivots="results/tables/paper/tables2to5_decoding.csv",
+        decoding=report(
+            "results/tables/decoding.csv", caption="../report/decoding.rst", category="Tables", labels={"table": "decoding"}
+        ),
+        encoding=report(
+            "results/tables/encoding.csv", caption="../report/encoding.rst", category="Tables", labels={"table": "encoding"}
+        ),
+        pivots=report(
+            "results/tables/paper/tables2to5_decoding.csv",
+            caption="../report/tables2to5.rst",
+            category="Tables",
+            labels={"table": "paper Tables II-V"},
+        ),
     params:
         pivot_metric="2v2",
     log:
@@ -17,9 +28,111 @@ rule tables:
         "results/benchmarks/tables.tsv"
     threads: 1
     resources:
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.1, 5),
+    conda:
+        "../../envs/ridge.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+# The vision arm's brain tables: the reference paper's Tables VII (LOC) and VIII (OPA), plus
+# PPA, RSC and EarlyVis, for decoding and encoding; image tasks under their honest names.
+rule vision_tables:
+    input:
+        decoding="results/tables/decoding.csv",
+        encoding="results/tables/encoding.csv",
+    output:
+        report(
+            "results/tables/paper/tables7to8_bold5000.csv",
+            caption="../report/tables7to8.rst",
+            category="Tables",
+            labels={"table": "paper Tables VII-VIII"},
+        ),
+    params:
+        task_settings=lambda wildcards: {task: task_config(task) for task in image_tasks()},
+        pivot_metric="2v2",
+    log:
+        "results/logs/vision_tables.log",
+    benchmark:
+        "results/benchmarks/vision_tables.tsv"
+    threads: 1
+    resources:
         mem_mb=1000,
         runtime=5,
     conda:
         "../../envs/ridge.yaml"
     script:
-        "../scripts/tables.py"
+        "../scripts/vision_tables.py"
+
+
+rule comparisons:
+    input:
+        pair_stores(),
+    output:
+        report(
+            "results/tables/comparisons.csv",
+            caption="../report/comparisons.rst",
+            category="Tables",
+            labels={"table": "comparisons"},
+        ),
+    params:
+        statistics=config["statistics"],
+        seed=config["seed"],
+    log:
+        "results/logs/comparisons.log",
+    benchmark:
+        "results/benchmarks/comparisons.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_inputs(4, 1000),
+        runtime=30,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/comparisons.py"
+
+
+rule figures:
+    input:
+        unpack(figure_inputs),
+    output:
+        figure_outputs(),
+    params:
+        specs=figure_specs(),
+        fdr_alpha=config["statistics"]["fdr_alpha"],
+    log:
+        "results/logs/figures.log",
+    benchmark:
+        "results/benchmarks/figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule summary:
+    input:
+        unpack(figure_inputs),
+    output:
+        markdown="results/summary.md",
+        html=report("results/report/summary.html", caption="../report/summary.rst", category="Summary"),
+    params:
+        config=config,
+        fdr_alpha=config["statistics"]["fdr_alpha"],
+    log:
+        "results/logs/summary.log",
+    benchmark:
+        "results/benchmarks/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/summary.py"

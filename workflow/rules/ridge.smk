@@ -1,5 +1,7 @@
 # Stage 6: cross-validated ridge decoding (voxels -> representation) and encoding
 # (representation -> voxels) for every ROI of one subject in one job. No torch here.
+# Each score gets a bootstrap CI over stimuli and a permutation p-value (config statistics);
+# the per-pair 2v2 data are kept in {subject}.pairs.h5 for the paired comparisons.
 
 
 rule ridge:
@@ -7,9 +9,11 @@ rule ridge:
         responses=ridge_subject_store,
         features="results/features/{model}/{task}/{method}.h5",
     output:
-        "results/ridge/{model}/{task}/{method}/{subject}.csv",
+        scores="results/ridge/{model}/{task}/{method}/{subject}.csv",
+        pairs="results/ridge/{model}/{task}/{method}/{subject}.pairs.h5",
     params:
         settings=ridge_settings(),
+        statistics=config["statistics"],
         identity=lambda wildcards: {
             "model": wildcards.model,
             "task": wildcards.task,
@@ -22,7 +26,7 @@ rule ridge:
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(20, 1000),
-        runtime=30,
+        runtime=runtime_from_inputs(0.2, 10),
     conda:
         "../../envs/ridge.yaml"
     script:

@@ -2,8 +2,10 @@
 
 from threadpoolctl import threadpool_limits
 
-from brainalign.alignment import RidgeSettings, read_ridge_inputs, score_subject
+from brainalign.alignment import RidgeSettings, fit_subject, read_ridge_inputs
 from brainalign.io import setup_logging
+from brainalign.pairs import write_pair_store
+from brainalign.stats import StatisticsSettings
 from brainalign.tables import write_table
 
 snakemake = globals()["snakemake"]
@@ -14,6 +16,13 @@ responses, features = read_ridge_inputs(
     snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity
 )
 with threadpool_limits(snakemake.threads):
-    scores = score_subject(responses, features, settings=RidgeSettings(**snakemake.params.settings), **identity)
-write_table(scores, snakemake.output[0])
-logger.info("wrote %d scores", len(scores))
+    fitted = fit_subject(
+        responses,
+        features,
+        settings=RidgeSettings(**snakemake.params.settings),
+        statistics=StatisticsSettings(**snakemake.params.statistics),
+        **identity,
+    )
+write_pair_store(fitted, snakemake.output.pairs)
+write_table(fitted.scores, snakemake.output.scores)
+logger.info("wrote %d scores with CIs and p-values, and their pair data", len(fitted.scores))

@@ -1,0 +1,91 @@
+"""Uncertainty of the mean Pearson r over columns (encoding): bootstrap CI and permutation p.
+
+Both resample stimuli (rows), like the 2v2 statistics in :mod:`brainalign.stats`, and are
+vectorised over resamples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from brainalign.stats import _chunks, _percentile_interval, bootstrap_counts, permutation_p_value
+
+
+def _standardised_columns(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Columns centred and scaled to unit (population) variance; constant columns become 0."""
+    centred = matrix - matrix.mean(axis=0)
+    scale = np.sqrt((centred**2).mean(axis=0))
+    constant = np.ptp(matrix, axis=0) == 0
+    scale[constant] = 1.0
+    centred[:, constant] = 0.0
+    return centred / scale
+
+
+def permutation_mean_pearson(
+    predicted: ArrayLike, actual: ArrayLike, *, n_permutations: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """One-sided permutation p-value of the mean over columns of Pearson r against 0.
+
+    Permuting the rows of ``predicted`` does not change its column means and variances, so
+    with column-standardised matrices and ``G = P A^T`` (n x n, computed once) a permuted
+    mean r is ``sum_i G[perm[i], i] / (n * n_columns)``.
+
+    Parameters
+    ----------
+    predicted, actual : array-like of shape (n_stimuli, n_columns)
+
+    Returns
+    -------
+    (observed, p) : tuple of float
+        The observed mean r (constant columns count as r = 0, as in
+        :func:`brainalign.metrics.pearson_per_column`) and its p-value.
+    """
+    predicted = _standardised_columns(np.asarray(predicted, dtype=np.float64))
+    actual = _standardised_columns(np.asarray(actual, dtype=np.float64))
+    n, columns = predicted.shape
+    gram = predicted @ actual.T / (n * columns)
+    observed = float(np.trace(gram))
+    null = np.empty(n_permutations)
+    rows = np.arange(n)
+    for start, stop in _chunks(n_permutations, n):
+        permutations = rng.permuted(np.tile(rows, (stop - start, 1)), axis=1)
+        null[start:stop] = gram[permutations, rows].sum(axis=1)
+    return observed, permutation_p_value(null, observed - 1e-12)
+
+
+def bootstrap_mean_pearson(
+    predicted: ArrayLike, actual: ArrayLike, *, n_resamples: int, level: float, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile bootstrap CI over stimuli (rows) of the mean over columns of Pearson r.
+
+    Each resample's per-column correlations come from weighted moments (one product of the
+    multiplicity matrix with the stacked columns), never a loop over resamples.
+
+    Parameters
+    ----------
+    predicted, actual : array-like of shape (n_stimuli, n_columns)
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    if n_resamples < 1:
+        return float("nan"), float("nan")
+    predicted = np.asarray(predicted, dtype=np.float64)
+    actual = np.asarray(actual, dtype=np.float64)
+    predicted = predicted - predicted.mean(axis=0)
+    actual = actual - actual.mean(axis=0)
+    n, columns = predicted.shape
+    stacked = np.hstack([predicted, actual, predicted * actual, predicted**2, actual**2])
+    values = np.empty(n_resamples)
+    for start, stop in _chunks(n_resamples, 6 * columns):
+        weights = bootstrap_counts(rng, n, stop - start) / n
+        moments = weights @ stacked
+        mean_p, mean_a, cross, square_p, square_a = np.split(moments, 5, axis=1)
+        covariance = cross - mean_p * mean_a
+        variance = np.maximum(square_p - mean_p**2, 0.0) * np.maximum(square_a - mean_a**2, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(variance > 1e-24, covariance / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
+        values[start:stop] = np.clip(r, -1.0, 1.0).mean(axis=1)
+    return _percentile_interval(values, level)

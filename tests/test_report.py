@@ -1,0 +1,39 @@
+"""Generated methods and summary text: numbers come from the tables, settings from the config."""
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from brainalign.report import Block, methods_blocks, summary_blocks, to_html, to_markdown
+
+from tests.test_plots import _comparisons, _scores  # the same synthetic tables as the figure tests
+
+
+def test_methods_are_generated_from_the_config():
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    config["statistics"]["n_permutations"] = 4321
+    text = to_markdown(methods_blocks(config))
+    assert "subjects S01, S02" in text and "simulated subjects" in text
+    assert "4321 permutations" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
+    assert "summarization, qa, translation" in text
+
+
+def test_summary_reports_contrasts_with_numbers_and_q_values():
+    scores = {"decoding": _scores(), "encoding": _scores("encoding")}
+    comparisons = _comparisons()
+    blocks = summary_blocks(scores, comparisons, fdr_alpha=0.05)
+    text = to_markdown(blocks)
+    assert text.startswith("# brainalign: summary of results")
+    assert "SIMULATED DATA" in text
+    # the language ROI's planted +0.1 over subjects with its CI and q
+    assert "decoding / pereira / gpt / language / qa: +0.100 [0.080, 0.120], p = 0.001, q = 0.010 (" in text
+    assert "decoding, prompt-finetune: 2 per-subject contrasts significantly positive and 0 significantly negative" in text
+    html = to_html(blocks + [Block("p", "a < b & c")], title="t")
+    assert "<h1>brainalign: summary of results</h1>" in html and "a &lt; b &amp; c" in html
+
+
+def test_summary_without_comparisons_or_simulation():
+    scores = {"decoding": _scores(simulated=False), "encoding": _scores("encoding", simulated=False)}
+    text = to_markdown(summary_blocks(scores, pd.DataFrame()))
+    assert "SIMULATED" not in text and "the untuned model (layer 4)" in text

@@ -1,0 +1,14 @@
+"""Paired contrasts of every pair of model variants, per subject and over subjects (rule comparisons)."""
+
+from brainalign.comparisons import compare_pair_stores
+from brainalign.io import setup_logging
+from brainalign.stats import StatisticsSettings
+from brainalign.tables import write_frame
+
+snakemake = globals()["snakemake"]
+logger = setup_logging(snakemake.log[0])
+table = compare_pair_stores(
+    list(snakemake.input), statistics=StatisticsSettings(**snakemake.params.statistics), seed=snakemake.params.seed
+)
+write_frame(table, snakemake.output[0])
+logger.info("%d comparisons, %d with q < 0.05", len(table), int((table["q"] < 0.05).sum()))
