@@ -321,7 +321,8 @@ def save_figure(figure: Figure, stem: str | os.PathLike) -> list[str]:
     paths = []
     for suffix, options in ((".png", {"dpi": 150}), (".svg", {"metadata": _SVG_METADATA})):
         path = f"{stem}{suffix}"
-        with atomic_output(path) as tmp:
+        # A fixed svg.hashsalt: the SVG's clip-path ids are otherwise random per call.
+        with atomic_output(path) as tmp, plt.rc_context({"svg.hashsalt": "brainalign"}):
             figure.savefig(tmp, format=suffix[1:], **options)
         paths.append(path)
     plt.close(figure)

@@ -28,8 +28,10 @@ from snakemake.utils import validate
 from snakemake_interface_common.exceptions import WorkflowError
 
 from brainalign.alignment import RidgeSettings, read_ridge_inputs, score_subject
+from brainalign.brains.bold5000 import load_bold5000, roi_mat_path, stim_list_path
 from brainalign.brains.pereira import load_pereira_627, load_pereira_mat
 from brainalign.brains.simulate import RoiSimulation, simulate_subject
+from brainalign.brains.simulate_bold5000 import Bold5000Simulation, simulate_bold5000
 from brainalign.brains.stimuli import load_sentence_stimuli
 from brainalign.brains.store import SubjectResponses, write_subject_store
 from brainalign.errors import ConfigError, DataError
@@ -76,6 +78,14 @@ def brains_627_stage(stimuli: Path, subject: Path, results: Path, *, trust: bool
     write_subject_store(results / "brains" / "pereira" / "S01.h5", responses)
 
 
+def brains_bold5000_stage(raw: Path, image_dir: Path, results: Path) -> None:
+    """Rule brains_bold5000: ROI files + stimulus list + image folder -> response store."""
+    responses = load_bold5000(
+        [roi_mat_path(raw, "CSI1", 3)], stim_list_path(raw, "CSI1"), image_dir, subject="CSI1", simulated=True
+    )
+    write_subject_store(results / "brains" / "bold5000" / "CSI1.h5", responses)
+
+
 def simulate_stage(stimuli_tsv: Path, results: Path) -> None:
     """Rule simulate_pereira: shipped stimulus set -> raw files under results/raw."""
     stimuli = load_sentence_stimuli(stimuli_tsv)
@@ -118,6 +128,16 @@ def good_627(tmp_path_factory) -> list[Path]:
     """[stimuli.txt, passages.txt, S01.npy] of the 627-sentence layout."""
     out = tmp_path_factory.mktemp("raw627")
     return simulate_subject(out, load_sentence_stimuli(SENTENCES), "S01", seed=0, fmt="npy627", rois=SMALL_ROIS)
+
+
+@pytest.fixture(scope="module")
+def good_bold5000(tmp_path_factory) -> tuple[Path, Path]:
+    """(raw_dir, image_dir) of a small simulated BOLD5000 release (subject CSI1, 6 images)."""
+    out = tmp_path_factory.mktemp("bold5000")
+    simulate_bold5000(
+        out / "raw", out / "images", ["CSI1"], seed=0, settings=Bold5000Simulation(n_images=6, repeated_images=2)
+    )
+    return out / "raw", out / "images"
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +274,14 @@ def _empty_task_split(tmp, fx):
     return (lambda: prepare_task_stage(settings, tmp / "results")), str(empty)
 
 
+def _image_missing_from_folder(tmp, fx):
+    raw, images = fx["good_bold5000"]
+    copy = tmp / "images"
+    shutil.copytree(images, copy)
+    sorted(copy.rglob("*.jpg"))[0].unlink()
+    return (lambda: brains_bold5000_stage(raw, copy, tmp / "results")), str(stim_list_path(raw, "CSI1"))
+
+
 def _unknown_model_offline(tmp, fx):
     return (lambda: model_stage("brainalign-test/no-such-model", tmp / "results")), "brainalign-test/no-such-model"
 
@@ -357,6 +385,7 @@ CATALOGUE: dict[str, Case] = {
     "627-stimulus-lines-not-response-rows": Case(DataError, _627_lines_not_rows, "lines"),
     "duplicate-stimulus-ids": Case(DataError, _duplicate_stimulus_ids, "repeats stimulus ids"),
     "empty-task-split": Case(DataError, _empty_task_split, "no examples"),
+    "image-missing-from-image-folder": Case(DataError, _image_missing_from_folder, "missing from the image folder"),
     "unknown-model-offline": Case(ConfigError, _unknown_model_offline, "HF_HUB_OFFLINE"),
     "tokenizer-model-mismatch": Case(DataError, _tokenizer_model_mismatch, "tokenizer has 50257 tokens"),
     "fewer-stimuli-than-folds": Case(DataError, _fewer_groups_than_folds, "3 groups for 5 folds"),
@@ -371,11 +400,23 @@ CATALOGUE: dict[str, Case] = {
 }
 
 
+FIXTURES = ("good_mat", "good_627", "good_bold5000", "tiny_model")
+
+
+class LazyFixtures(dict):
+    """``fx[key]`` builds the module fixture ``key`` on first use."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key)()
+
+
 @pytest.mark.parametrize("name", list(CATALOGUE))
-def test_bad_input_stops_with_one_clear_error(name, tmp_path, good_mat, good_627, tiny_model, monkeypatch):
+def test_bad_input_stops_with_one_clear_error(name, tmp_path, request, monkeypatch):
     case = CATALOGUE[name]
     monkeypatch.chdir(tmp_path)
-    stage, named = case.run(tmp_path, {"good_mat": good_mat, "good_627": good_627, "tiny_model": tiny_model})
+    # Only the shared inputs a case uses are built (each is a module fixture).
+    fixtures = {key: (lambda key=key: request.getfixturevalue(key)) for key in FIXTURES}
+    stage, named = case.run(tmp_path, LazyFixtures(fixtures))
     with pytest.raises(BaseException) as caught:
         stage()
     assert type(caught.value) is case.error, f"{type(caught.value).__name__}: {caught.value}"

@@ -109,3 +109,15 @@ def test_make_figure_dispatches_and_saves_png_and_svg(tmp_path):
     assert len(figure.get_axes()) == 2
     empty = make_figure({"kind": "by_roi", "dataset": "bold5000", "model": "vit", "direction": "decoding"}, scores=scores)
     assert "no rows" in empty.get_axes()[0].texts[0].get_text()
+
+
+def test_the_same_figure_saves_to_identical_bytes(tmp_path):
+    import matplotlib.pyplot as plt
+
+    saved = []
+    for run in ("a", "b"):
+        figure, ax = plt.subplots()
+        ax.plot([0, 1, 2], [0.5, 0.7, 0.6])
+        save_figure(figure, tmp_path / run)
+        saved.append(((tmp_path / f"{run}.svg").read_bytes(), (tmp_path / f"{run}.png").read_bytes()))
+    assert saved[0] == saved[1]
