@@ -28,8 +28,11 @@ report: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Ratios against baselines timed in the same run (benchmarks/README.md); minutes each.
 benchmark: setup
 	$(BIN)/python benchmarks/ridge_2v2.py
+	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/embedded_default.py --cores $(CORES)
 
 clean:
 	rm -rf results .snakemake

@@ -8,7 +8,10 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
 (b) scikit-learn ``RidgeCV`` (also efficient LOO) on ``StandardScaler``-ed training rows,
     fitted per outer fold;
 (c) a naive loop: per outer fold and alpha, inner 5-fold grouped CV with ``Ridge``, then a
-    refit with the best alpha.
+    refit with the best alpha;
+(d) himalaya ``KernelRidgeCV(kernel="linear")``, the field's standard, per outer fold on the
+    same standardised training rows, inner 5-fold grouped CV, its default one alpha per
+    target (timed against ours with ``per_target_alpha=True`` as well).
 
 It checks that (a) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
 the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
@@ -96,6 +99,28 @@ def naive_nested_cv(X, Y, alphas, folds, groups, n_inner_folds: int = 5) -> tupl
     return predictions, chosen
 
 
+def himalaya_kernel_ridge_cv(X, Y, alphas, folds, groups, n_inner_folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """(d): himalaya KernelRidgeCV (linear kernel, numpy backend) per outer fold.
+
+    Returns the out-of-fold predictions and the chosen alphas, shape (n_folds, n_targets).
+    """
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+
+    set_backend("numpy", on_error="raise")
+    predictions = np.empty(Y.shape)
+    chosen = np.empty((len(folds), Y.shape[1]))
+    for number, (train, test) in enumerate(folds):
+        scaler = StandardScaler().fit(X[train])
+        X_train = scaler.transform(X[train])
+        inner = list(GroupKFold(n_splits=n_inner_folds).split(X_train, groups=groups[train]))
+        model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=True, cv=inner, warn=False)
+        model.fit(X_train, Y[train])
+        predictions[test] = np.asarray(model.predict(scaler.transform(X[test])))
+        chosen[number] = np.asarray(model.best_alphas_)
+    return predictions, chosen
+
+
 def timed(function: Callable, repeats: int) -> tuple[float, list[float], object]:
     """Median wall time over ``repeats`` calls, all times, and the last result."""
     times = []
@@ -142,6 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2,000 voxels instead of 10,000 (about 10x faster)")
     parser.add_argument("--voxels", type=int, default=None, help="override the number of voxels")
+    parser.add_argument("--dims", type=int, default=768, help="model dimensions (768: GPT-2 small)")
+    parser.add_argument("--skip-himalaya", action="store_true", help="skip himalaya's KernelRidgeCV")
+    parser.add_argument("--markdown", type=Path, default=None, help="also write the printed report here")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the fast timings (median reported)")
     parser.add_argument("--naive-repeats", type=int, default=1, help="repeats of the slow naive nested CV")
     parser.add_argument("--two-vs-two-repeats", type=int, default=21)
@@ -151,7 +179,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
 
-    n_stimuli, n_dims, n_folds = 627, 768, 5
+    n_stimuli, n_dims, n_folds = 627, args.dims, 5
     n_voxels = args.voxels or (2000 if args.quick else 10_000)
     alphas = np.logspace(-2, 6, 10)
     voxels, embeddings, groups = make_problem(n_stimuli, n_voxels, n_dims, args.seed)
@@ -186,6 +214,9 @@ def main() -> None:
         decoding["sklearn_ridgecv"] = {"seconds": sk_time, "all_seconds": sk_times, "alphas": sk_alphas.tolist()}
         decoding["sklearn_ridgecv"]["speedup_of_ours"] = sk_time / ours_time
         decoding["agreement_ours_vs_ridgecv"] = agreement(ours, sk, ours_alphas, sk_alphas, folds)
+        # (d) himalaya, and ours with one alpha per target as it chooses them.
+        if not args.skip_himalaya:
+            time_himalaya(results, "decoding", voxels, embeddings, alphas, folds, groups, args.repeats, ours_time)
         # (c) naive nested CV, once by default: it is the slow reference.
         if not args.skip_naive:
             naive_time, naive_times, (_, naive_alphas) = timed(
@@ -225,12 +256,43 @@ def main() -> None:
             "speedup_of_ours": sk_enc_time / enc_time,
         }
         encoding["agreement_ours_vs_ridgecv"] = agreement(enc, sk_enc, enc_alphas, sk_enc_alphas, folds)
+        if not args.skip_himalaya:
+            time_himalaya(results, "encoding", embeddings, voxels, alphas, folds, groups, args.repeats, enc_time)
 
-    print(markdown_table(results))
+    report = markdown_table(results)
+    print(report)
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(f"`{results['command']}`\n\n{report}\n")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")
+
+
+def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours_time) -> None:
+    """Time (d) and ours with per-target alphas; record times, ratios and out-of-fold 2v2."""
+    entry = results[direction]
+    him_time, him_times, (him, him_alphas) = timed(
+        lambda: himalaya_kernel_ridge_cv(X, Y, alphas, folds, groups), repeats
+    )
+    per_time, per_times, (per, per_alphas) = timed(
+        lambda: cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True, return_alphas=True), repeats
+    )
+    entry["ours_per_target"] = {
+        "seconds": per_time,
+        "all_seconds": per_times,
+        "alphas": [float(np.median(fold)) for fold in per_alphas],
+        "two_vs_two": two_vs_two(per, Y),
+    }
+    entry["himalaya_kernelridgecv"] = {
+        "seconds": him_time,
+        "all_seconds": him_times,
+        "alphas": [float(np.median(fold)) for fold in him_alphas],
+        "speedup_of_ours": him_time / ours_time,
+        "speedup_of_ours_per_target": him_time / per_time,
+        "two_vs_two": two_vs_two(him, Y),
+    }
 
 
 def markdown_table(results: dict) -> str:
@@ -240,7 +302,7 @@ def markdown_table(results: dict) -> str:
         f"{problem['n_dims']} dims, {problem['n_folds']} outer folds, {len(problem['alphas'])} alphas",
         "",
         "| direction | method | wall time, median (s) | best (s) | ours is faster by (median) "
-        "| alphas chosen per fold |",
+        "| alphas chosen per fold (median over targets when per target) |",
         "|---|---|---:|---:|---:|---|",
     ]
     for direction in ("decoding", "encoding"):
@@ -248,11 +310,15 @@ def markdown_table(results: dict) -> str:
             ("ours", "brainalign cross_val_predict_ridge"),
             ("sklearn_ridgecv", "sklearn RidgeCV + StandardScaler"),
             ("naive_nested_cv", "naive inner 5-fold CV with Ridge"),
+            ("ours_per_target", "brainalign, one alpha per target"),
+            ("himalaya_kernelridgecv", "himalaya KernelRidgeCV linear, per target"),
         ):
             entry = results[direction].get(method)
             if entry is None:
                 continue
             speedup = f"{entry['speedup_of_ours']:.1f}x" if "speedup_of_ours" in entry else "1x"
+            if "speedup_of_ours_per_target" in entry:
+                speedup += f" ({entry['speedup_of_ours_per_target']:.1f}x vs ours per target)"
             chosen = ", ".join(f"{alpha:g}" for alpha in entry["alphas"])
             best = min(entry.get("all_seconds", [entry["seconds"]]))
             lines.append(f"| {direction} | {label} | {entry['seconds']:.2f} | {best:.2f} | {speedup} | {chosen} |")
@@ -264,6 +330,13 @@ def markdown_table(results: dict) -> str:
         f"min {two_vs_two_result['milliseconds_min']:.1f} ms, "
         f"accuracy {two_vs_two_result['accuracy']:.3f}",
     ]
+    for direction in ("decoding", "encoding"):
+        if "himalaya_kernelridgecv" in results[direction]:
+            lines.append(
+                f"{direction}: out-of-fold 2v2 of the per-target fits: ours "
+                f"{results[direction]['ours_per_target']['two_vs_two']:.3f}, himalaya "
+                f"{results[direction]['himalaya_kernelridgecv']['two_vs_two']:.3f}"
+            )
     for direction in ("decoding", "encoding"):
         agree = results[direction]["agreement_ours_vs_ridgecv"]
         if agree["max_relative_difference"] is None:

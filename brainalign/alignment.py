@@ -17,15 +17,16 @@ below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from brainalign.brains.store import SubjectResponses
+from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
-from brainalign.features import FeatureStore
+from brainalign.features import FeatureStore, read_feature_store, variant_label
 from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
@@ -51,6 +52,45 @@ class RidgeSettings:
             raise ConfigError(f"config key ridge.directions: unknown {sorted(unknown)}; use decoding and/or encoding")
 
 
+def read_ridge_inputs(
+    responses_path: str | os.PathLike,
+    features_path: str | os.PathLike,
+    *,
+    subject: str,
+    model: str,
+    task: str,
+    method: str,
+) -> tuple[SubjectResponses, FeatureStore]:
+    """Read the two stores of one ridge job, each checked against the job.
+
+    The response store must hold ``subject``; the feature store must have been made for
+    the variant ``model/task/method`` (:func:`brainalign.features.variant_label`) and,
+    when it records them, from the same sentence texts as the subject's stimuli. A stale,
+    foreign or damaged store is a :class:`DataError` naming the file, never used.
+
+    Returns
+    -------
+    responses : SubjectResponses
+    features : FeatureStore
+    """
+    responses = read_subject_store(responses_path, subject=subject)
+    features = read_feature_store(features_path, require={"variant": variant_label(model, task, method)})
+    if features.stimulus_texts is not None:
+        text_of = dict(zip(features.stimulus_ids, features.stimulus_texts, strict=True))
+        changed = [
+            stimulus
+            for stimulus, text in zip(responses.stimulus_ids, responses.stimulus_texts, strict=True)
+            if stimulus in text_of and text_of[stimulus] != text
+        ]
+        if changed:
+            raise DataError(
+                f"feature store {features_path} was computed from other sentences than response store "
+                f"{responses_path} holds for {len(changed)} stimuli (first: {changed[:3]}); it is stale: "
+                "delete it and rerun the features rule"
+            )
+    return responses, features
+
+
 def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[int, np.ndarray]:
     """Return each layer's representations in the subject's stimulus order.
 
@@ -69,8 +109,9 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
     if missing:
         raise DataError(
             f"the feature store has no representation for {len(missing)} stimuli of subject "
-            f"{responses.subject} (first: {missing[:5]}); rebuild the features from the current "
-            "stimulus table"
+            f"{responses.subject} (first: {missing[:5]}); the features cover the stimuli of the "
+            "dataset's first listed subject (results/brains/<dataset>/stimuli.tsv): list a subject "
+            "that saw every stimulus first in datasets.<dataset>.subjects"
         )
     rows = np.array([row_of[stimulus] for stimulus in responses.stimulus_ids])
     return {layer: matrix[rows] for layer, matrix in features.layers.items()}

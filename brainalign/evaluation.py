@@ -88,6 +88,9 @@ SUMMARY_METRICS: dict[str, str] = {
     "bertscore_recall": "recall",
     "bertscore_f1": "f1",
 }
+#: The same for image classification (:mod:`brainalign.image_evaluation`): accuracy is
+#: the mean of the per-example 0/1 ``correct`` column.
+ACCURACY_METRICS: dict[str, str] = {"accuracy": "correct"}
 #: Column order of :func:`task_score_pivot` (paper Table I).
 PIVOT_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
 
@@ -568,8 +571,9 @@ def summarise_scores(
     method: str,
     n_boot: int = 1000,
     seed: int = 0,
+    metrics: Mapping[str, str] = SUMMARY_METRICS,
 ) -> pd.DataFrame:
-    """Mean BERTScore of one model x task x method, as a long table.
+    """Mean BERTScore (or accuracy) of one model x task x method, as a long table.
 
     Parameters
     ----------
@@ -579,6 +583,9 @@ def summarise_scores(
         Labels of the checkpoint (``method`` in ``base`` / ``prompt`` / ``finetune``).
     n_boot, seed : int
         Bootstrap resamples (over examples) and seed of the 95% CI of each mean.
+    metrics : mapping
+        Metric name -> per-example column: :data:`SUMMARY_METRICS` (default) or
+        :data:`ACCURACY_METRICS`.
 
     Returns
     -------
@@ -592,13 +599,13 @@ def summarise_scores(
     DataError
         A score column is missing, the table is empty, or a score is not finite.
     """
-    missing = [column for column in SUMMARY_METRICS.values() if column not in per_example.columns]
+    missing = [column for column in metrics.values() if column not in per_example.columns]
     if missing:
         raise DataError(f"summarise_scores: the per-example table lacks the columns {missing}")
     if len(per_example) == 0:
         raise DataError(f"summarise_scores: no examples to summarise for {model}/{task}/{method}")
     rows = []
-    for metric, column in SUMMARY_METRICS.items():
+    for metric, column in metrics.items():
         values = per_example[column].to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             raise DataError(f"summarise_scores: column {column!r} of {model}/{task}/{method} has non-finite scores")
@@ -621,6 +628,9 @@ def summarise_scores(
 def gather_task_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     """Summarise per-example evaluation files laid out as ``.../{model}/{task}/{method}.csv``.
 
+    Text files (BERTScore columns) give the BERTScore metrics, image files (a ``correct``
+    column) give ``accuracy``.
+
     Returns
     -------
     pandas.DataFrame
@@ -630,7 +640,8 @@ def gather_task_scores(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     for path in map(Path, paths):
         model, task, method = path.parts[-3], path.parts[-2], path.stem
         per_example = pd.read_csv(path, keep_default_na=False)
-        summaries.append(summarise_scores(per_example, model=model, task=task, method=method))
+        metrics = ACCURACY_METRICS if "correct" in per_example.columns else SUMMARY_METRICS
+        summaries.append(summarise_scores(per_example, model=model, task=task, method=method, metrics=metrics))
     if not summaries:
         raise DataError("no evaluation files to summarise; check the config's tasks and models")
     scores = pd.concat(summaries, ignore_index=True)

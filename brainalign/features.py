@@ -368,6 +368,15 @@ def extract_features(
 # --------------------------------------------------------------------------- feature store
 
 
+def variant_label(model: str, task: str, method: str) -> str:
+    """The ``variant`` item of a feature store's identity: ``"{model}/{task}/{method}"``.
+
+    The features rule records it and the ridge rule requires it on read, so a store of
+    another model variant (copied, or left from another config) is never used.
+    """
+    return f"{model}/{task}/{method}"
+
+
 def identity_cache_key(identity: Mapping[str, str]) -> str:
     """sha256 (hex) of the sorted identity items; equal identities give equal keys."""
     items = sorted((str(k), str(v)) for k, v in identity.items())
@@ -385,11 +394,15 @@ class FeatureStore:
         Layer index -> float32 array (n, hidden_size).
     identity : dict[str, str]
         What made the features (model identity, pooling, ...).
+    stimulus_texts : tuple[str, ...] or None, length n
+        The text each row was computed from, when the store records it (checked against
+        the response store by :func:`brainalign.alignment.read_ridge_inputs`).
     """
 
     stimulus_ids: tuple[str, ...]
     layers: dict[int, np.ndarray] = field(repr=False)
     identity: dict[str, str]
+    stimulus_texts: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def cache_key(self) -> str:
@@ -402,11 +415,12 @@ def write_feature_store(
     features: Mapping[int, np.ndarray],
     *,
     identity: Mapping[str, str],
+    stimulus_texts: Sequence[str] | None = None,
 ) -> None:
     """Write features to an HDF5 file atomically.
 
     Layout: dataset ``layers/{k}`` (n, d) float32 per layer, dataset ``stimulus_ids``
-    (utf-8 strings), attributes ``identity`` (JSON object), ``cache_key`` (see
+    (utf-8 strings), optional dataset ``stimulus_texts`` (utf-8 strings), attributes ``identity`` (JSON object), ``cache_key`` (see
     :func:`identity_cache_key`), each identity item as ``identity.{key}`` (readable with
     ``h5dump``/``h5ls``), ``layers`` and ``format_version``.
 
@@ -421,6 +435,9 @@ def write_feature_store(
     identity : mapping str -> str
         Everything the features depend on, e.g.
         ``{**model_identity(name), "pooling": "mean"}``; compared on read.
+    stimulus_texts : sequence of str, length n, optional
+        The text of each stimulus the features were computed from; recorded so that
+        features of since-changed sentences are detected on read.
 
     Raises
     ------
@@ -438,6 +455,10 @@ def write_feature_store(
         raise DataError(f"cannot write {path}: duplicate stimulus ids {dupes[:5]}")
     if not features:
         raise DataError(f"cannot write {path}: no layers given")
+    if stimulus_texts is not None:
+        stimulus_texts = [str(t) for t in stimulus_texts]
+        if len(stimulus_texts) != len(ids):
+            raise DataError(f"cannot write {path}: {len(stimulus_texts)} stimulus texts for {len(ids)} stimulus ids")
     identity = {str(k): str(v) for k, v in identity.items()}
     arrays: dict[int, np.ndarray] = {}
     for layer, array in features.items():
@@ -456,6 +477,10 @@ def write_feature_store(
     with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.create_dataset("stimulus_ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
+            if stimulus_texts is not None:
+                h5.create_dataset(
+                    "stimulus_texts", data=np.array(stimulus_texts, dtype=object), dtype=h5py.string_dtype("utf-8")
+                )
             group = h5.create_group("layers")
             for layer in sorted(arrays):
                 group.create_dataset(str(layer), data=arrays[layer])
@@ -482,6 +507,7 @@ def read_feature_store(
     path: str | os.PathLike,
     *,
     expected_identity: Mapping[str, str] | None = None,
+    require: Mapping[str, str] | None = None,
 ) -> FeatureStore:
     """Read a feature store written by :func:`write_feature_store`.
 
@@ -490,6 +516,10 @@ def read_feature_store(
     path : path-like
     expected_identity : mapping str -> str, optional
         When given, the stored identity must equal it exactly.
+    require : mapping str -> str, optional
+        Items the stored identity must hold (others may be there too), e.g.
+        ``{"variant": "tiny-gpt2/qa/prompt"}``: a consumer that knows only part of what
+        made the features checks that part.
 
     Returns
     -------
@@ -516,6 +546,7 @@ def read_feature_store(
                 if name not in h5.attrs:
                     raise DataError(f"feature store {path} lacks the '{name}' attribute ({hint})")
             ids = tuple(str(s) for s in h5["stimulus_ids"].asstr()[()])
+            texts = tuple(str(s) for s in h5["stimulus_texts"].asstr()[()]) if "stimulus_texts" in h5 else None
             identity_raw = h5.attrs["identity"]
             cache_key = str(h5.attrs["cache_key"])
             layers: dict[int, np.ndarray] = {}
@@ -543,6 +574,8 @@ def read_feature_store(
         )
     if not layers:
         raise DataError(f"feature store {path} holds no layers ({hint})")
+    if texts is not None and len(texts) != len(ids):
+        raise DataError(f"feature store {path} has {len(texts)} stimulus texts for {len(ids)} stimulus ids ({hint})")
     for k, array in layers.items():
         if array.ndim != 2 or array.shape[0] != len(ids):
             raise DataError(
@@ -558,4 +591,15 @@ def read_feature_store(
                 f"feature store {path} was made from {made_from} but the config asks for {asks_for}; "
                 "delete it or rerun the features rule"
             )
-    return FeatureStore(stimulus_ids=ids, layers=dict(sorted(layers.items())), identity=identity)
+    if require is not None:
+        required = {str(k): str(v) for k, v in require.items()}
+        differing = {k: v for k, v in required.items() if identity.get(k) != v}
+        if differing:
+            made_from, asks_for = _describe_identity_difference(identity, {**identity, **required})
+            raise DataError(
+                f"feature store {path} was made from {made_from} but this job needs {asks_for}; "
+                "it is stale or belongs to another model: delete it and rerun the features rule"
+            )
+    return FeatureStore(
+        stimulus_ids=ids, layers=dict(sorted(layers.items())), identity=identity, stimulus_texts=texts
+    )

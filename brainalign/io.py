@@ -6,10 +6,56 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from brainalign.errors import ConfigError
+
+#: The only folder (relative to the working directory) the workflow writes outputs into.
+RESULTS_DIR = "results"
+
+
+def temporary_sibling(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Create an empty temporary file (or folder) next to ``path``, to be renamed onto it.
+
+    Named ``.{name}.<random>.tmp``. Leftovers of that pattern (and ``.{name}.<random>.old``
+    from replacing a folder) come from a writer of ``path`` that was killed before it could
+    clean up; they are removed first, so a killed run leaves no litter once the job reruns.
+    (Snakemake never runs two jobs writing the same output at once.)
+
+    Parameters
+    ----------
+    path : path-like
+        The final destination; its parent folder is created when missing.
+    directory : bool
+        Create a folder (``mkdtemp``) instead of a file (``mkstemp``).
+
+    Returns
+    -------
+    Path
+        The new temporary file or folder (owner-only permissions, as ``mkstemp`` makes them).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Exactly tempfile's names for this path: ".prompt.<8 random>.tmp" must not match the
+    # ".prompt.loss.csv.<8 random>.tmp" of a sibling output being written right now.
+    own = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.(tmp|old)")
+    for stale in path.parent.iterdir():
+        if not own.fullmatch(stale.name):
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
 
 
 @contextlib.contextmanager
@@ -17,7 +63,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` and move it into place on success.
 
     A crash or exception leaves no file at ``path`` (a rerun never trusts a half-written
-    output); the temporary file is removed.
+    output); the temporary file is removed, and one left by a killed process is removed
+    by the next write of ``path`` (:func:`temporary_sibling`).
 
     Parameters
     ----------
@@ -25,10 +72,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         Final destination. Its parent folder is created when missing.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = temporary_sibling(path)
     try:
         yield tmp
         # mkstemp creates owner-only files; give the output the permissions of a plain open().
@@ -39,6 +83,43 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output_path(path: str | os.PathLike, *, key: str, root: str | os.PathLike = RESULTS_DIR) -> Path:
+    """Check that a configured output path stays inside ``root`` (default ``results/``).
+
+    The path is resolved against the working directory (symbolic links and ``..``
+    followed), so neither an absolute path elsewhere nor ``results/../data`` passes.
+
+    Parameters
+    ----------
+    path : path-like
+        A config value the workflow writes into (e.g. ``datasets.pereira.raw_dir`` when
+        the data are simulated).
+    key : str
+        The config key, for the message.
+    root : path-like
+        The folder outputs must stay in, relative to the working directory.
+
+    Returns
+    -------
+    Path
+        ``path`` resolved.
+
+    Raises
+    ------
+    ConfigError
+        The resolved path is ``root`` itself or lies outside it.
+    """
+    resolved = Path(path).resolve()
+    root_resolved = Path(root).resolve()
+    if resolved == root_resolved or root_resolved not in resolved.parents:
+        raise ConfigError(
+            f"config key {key}: {os.fspath(path)!r} resolves to {resolved}, outside the results folder "
+            f"{root_resolved}; the workflow writes only under {os.fspath(root)}/, so give a folder inside it "
+            f"(e.g. {os.fspath(root)}/raw/pereira)."
+        )
+    return resolved
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

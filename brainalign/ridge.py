@@ -72,7 +72,7 @@ def grouped_folds(groups: ArrayLike, n_folds: int, seed: int = 0) -> list[Fold]:
     if labels.size < n_folds:
         raise DataError(
             f"fewer stimuli groups than folds: {labels.size} groups for {n_folds} folds; "
-            "lower n_folds or check the group labels"
+            "lower the config key ridge.n_folds or check the group labels"
         )
 
     rng = np.random.default_rng(seed)

@@ -7,7 +7,7 @@ config and seed give byte-identical files.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -104,7 +104,7 @@ def gather_scores(paths: Sequence[str | os.PathLike]) -> dict[str, pd.DataFrame]
     }
 
 
-def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2") -> pd.DataFrame:
+def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence[str] | None = None) -> pd.DataFrame:
     """Tables II-V of the reference paper: per ROI, rows = task, columns = method.
 
     Parameters
@@ -113,6 +113,8 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2") -> pd.DataFrame:
         A long table of one direction (e.g. ``decoding.csv``).
     metric : str
         The metric to pivot.
+    datasets : sequence of str, optional
+        Keep only these brain data sets (e.g. ``["pereira"]`` for the text arm's tables).
 
     Returns
     -------
@@ -123,6 +125,10 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2") -> pd.DataFrame:
     """
     keys = ["dataset", "model", "layer", "roi", "subject"]
     selected = scores[scores["metric"] == metric]
+    if datasets is not None:
+        selected = selected[selected["dataset"].isin(list(datasets))]
+    if selected.empty:
+        return pd.DataFrame(columns=[*keys, "task", "prompt", "finetune", "base"])
     with_mean = pd.concat(
         [selected, selected.groupby([*keys[:-1], "task", "method"], as_index=False)["score"].mean().assign(subject="mean")],
         ignore_index=True,
@@ -134,6 +140,69 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2") -> pd.DataFrame:
     pivot.columns.name = None
     methods = [column for column in ("prompt", "finetune") if column in pivot.columns]
     return pivot[[*keys, "task", *methods, "base"]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
+
+
+VISION_PIVOT_ROIS: tuple[str, ...] = ("LOC", "OPA", "PPA", "RSC", "EarlyVis")
+"""BOLD5000 ROIs of the vision pivots, in order: the paper's Table VII (LOC) and VIII (OPA) first."""
+
+VISION_PIVOT_COLUMNS: tuple[str, ...] = (
+    "direction", "dataset", "simulated", "model", "layer", "roi", "subject", "task", "task_name",
+    "prompt", "finetune", "base",
+)
+
+
+def vision_pivot(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    task_names: Mapping[str, str],
+    dataset: str = "bold5000",
+    rois: Sequence[str] = VISION_PIVOT_ROIS,
+    metric: str = "2v2",
+) -> pd.DataFrame:
+    """Tables VII-VIII of the reference paper, extended: per direction x ROI, rows image task,
+    columns prompt / finetune / base.
+
+    Parameters
+    ----------
+    tables : mapping of str to pandas.DataFrame
+        Direction (``decoding``, ``encoding``) -> its long table.
+    task_names : mapping of str to str
+        Task -> the name tables must show (e.g. ``shapes10`` ->
+        ``"shapes10 (synthetic stand-in for CIFAR-10)"``); unknown tasks keep their key.
+    dataset : str
+        The brain data set to pivot.
+    rois : sequence of str
+        ROIs to keep, in output order (default LOC, OPA, then PPA, RSC, EarlyVis).
+    metric : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`VISION_PIVOT_COLUMNS`: one row per direction x model x layer x ROI x
+        subject (and ``mean``) x task, as in :func:`paper_pivot`, with ``simulated`` (True when
+        any of the data set's rows is simulated) and the task's display name. Empty (with
+        these columns) when the tables hold no row of ``dataset``.
+    """
+    frames = []
+    for direction, scores in tables.items():
+        selected = scores[(scores["dataset"] == dataset) & scores["roi"].isin(list(rois))]
+        if selected.empty:
+            continue
+        pivot = paper_pivot(selected, metric=metric)
+        pivot.insert(0, "direction", direction)
+        pivot.insert(2, "simulated", bool(selected["simulated"].astype(bool).any()))
+        pivot["task_name"] = pivot["task"].map(lambda task: task_names.get(task, task))
+        frames.append(pivot)
+    if not frames:
+        return pd.DataFrame(columns=list(VISION_PIVOT_COLUMNS))
+    result = pd.concat(frames, ignore_index=True)
+    for column in ("prompt", "finetune"):
+        if column not in result.columns:
+            result[column] = float("nan")
+    roi_order = {roi: i for i, roi in enumerate(rois)}
+    result = result.assign(_roi=result["roi"].map(roi_order))
+    result = result.sort_values(["direction", "model", "layer", "_roi", "subject", "task"], kind="stable")
+    return result.loc[:, list(VISION_PIVOT_COLUMNS)].reset_index(drop=True)
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:

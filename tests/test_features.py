@@ -360,3 +360,14 @@ def test_write_rejects_inconsistent_input_and_keeps_old_file(tmp_path: Path, sto
         write_feature_store(path, ids, {0: np.full((3, 8), np.nan, dtype=np.float32)}, identity=identity)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["features.h5"]
+
+
+def test_store_keeps_the_stimulus_texts_when_given(tmp_path: Path, store_inputs) -> None:
+    ids, features, identity = store_inputs
+    texts = [f"text of {s}" for s in ids]
+    write_feature_store(tmp_path / "with.h5", ids, features, identity=identity, stimulus_texts=texts)
+    write_feature_store(tmp_path / "without.h5", ids, features, identity=identity)
+    assert read_feature_store(tmp_path / "with.h5").stimulus_texts == tuple(texts)
+    assert read_feature_store(tmp_path / "without.h5").stimulus_texts is None
+    with pytest.raises(DataError, match="2 stimulus texts"):
+        write_feature_store(tmp_path / "bad.h5", ids, features, identity=identity, stimulus_texts=texts[:2])

@@ -46,3 +46,42 @@ def test_uncaught_errors_end_up_in_the_log_file(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "ValueError: raw file data/x.mat is truncated" in log.read_text()
+
+
+def test_a_writer_killed_mid_write_leaves_no_output_and_the_next_write_clears_its_litter(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "table.csv"
+    code = (
+        "import os, signal\n"
+        "from brainalign.io import atomic_output\n"
+        f"with atomic_output({str(target)!r}) as tmp:\n"
+        "    tmp.write_text('half a tab')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    assert killed.returncode == -signal.SIGKILL
+    assert not target.exists()
+    [litter] = list(tmp_path.iterdir())
+    assert litter.name.startswith(".table.csv.") and litter.name.endswith(".tmp")
+    with atomic_output(target) as tmp:
+        tmp.write_text("whole table")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_temporary_sibling_clears_stale_folders_too(tmp_path):
+    from brainalign.io import temporary_sibling
+
+    (tmp_path / ".ckpt.abcd_123.tmp").mkdir()
+    (tmp_path / ".ckpt.abcd_123.tmp" / "weights").write_text("partial")
+    (tmp_path / ".ckpt.efgh4567.old").mkdir()
+    # Temporaries of other outputs stay, even when their name starts like this one's:
+    # another job (or this one) may be writing them right now.
+    kept = [".other.abcd1234.tmp", ".ckpt.loss.csv.abcd1234.tmp"]
+    for name in kept:
+        (tmp_path / name).write_text("another output's")
+    fresh = temporary_sibling(tmp_path / "ckpt", directory=True)
+    assert fresh.is_dir() and not list(fresh.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, *kept])

@@ -78,3 +78,41 @@ def test_paper_pivot_puts_methods_side_by_side_with_the_base_score_and_a_subject
     row = pivot[(pivot["roi"] == "language") & (pivot["subject"] == "mean")].iloc[0]
     assert row["prompt"] == pytest.approx(0.75) and row["finetune"] == pytest.approx(0.70) and row["base"] == pytest.approx(0.65)
     assert len(pivot) == 2 * 3  # 2 ROIs x (2 subjects + mean)
+
+
+def _vision_rows(direction="decoding"):
+    rows = []
+    for subject, offset in (("CSI1", 0.0), ("CSI2", 0.2)):
+        for roi in ("EarlyVis", "LOC", "OPA", "PPA", "RSC"):
+            for task, method, score in (
+                ("none", "base", 0.5), ("mnist", "prompt", 0.6), ("mnist", "finetune", 0.7),
+                ("shapes10", "prompt", 0.55), ("shapes10", "finetune", 0.65),
+            ):
+                rows.append({
+                    "direction": direction, "dataset": "bold5000", "simulated": True, "subject": subject, "roi": roi,
+                    "n_voxels": 10, "n_stimuli": 120, "model": "vit", "task": task, "method": method, "layer": 2,
+                    "metric": "2v2", "score": score + offset,
+                })
+    return pd.DataFrame(rows)
+
+
+def test_vision_pivot_orders_loc_and_opa_first_names_tasks_honestly_and_labels_simulated():
+    from brainalign.tables import VISION_PIVOT_COLUMNS, paper_pivot, vision_pivot
+
+    names = {"mnist": "MNIST", "shapes10": "shapes10 (synthetic stand-in for CIFAR-10)"}
+    tables = {
+        "decoding": pd.concat([_vision_rows(), _rows("S01")], ignore_index=True),
+        "encoding": _vision_rows("encoding"),
+    }
+    pivot = vision_pivot(tables, task_names=names)
+    assert list(pivot.columns) == list(VISION_PIVOT_COLUMNS)
+    assert set(pivot["dataset"]) == {"bold5000"} and pivot["simulated"].all()
+    assert len(pivot) == 2 * 5 * 3 * 2  # directions x ROIs x (subjects + mean) x tasks
+    decoding = pivot[pivot["direction"] == "decoding"]
+    assert list(dict.fromkeys(decoding["roi"])) == ["LOC", "OPA", "PPA", "RSC", "EarlyVis"]
+    row = decoding[(decoding["roi"] == "LOC") & (decoding["subject"] == "mean") & (decoding["task"] == "shapes10")].iloc[0]
+    assert row["task_name"] == names["shapes10"]
+    assert (row["prompt"], row["finetune"], row["base"]) == pytest.approx((0.65, 0.75, 0.6))
+    assert vision_pivot({"decoding": _rows("S01")}, task_names=names).empty
+    # The text arm's pivot can be restricted to its own data set.
+    assert set(paper_pivot(tables["decoding"], datasets=["pereira"])["dataset"]) <= {"pereira"}

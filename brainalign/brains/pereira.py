@@ -341,7 +341,8 @@ def load_pereira_627(
     if not trust_pickled_subject_files:
         raise ConfigError(
             f"{subject_path} is a pickled .npy file, and unpickling can run arbitrary code from the file. "
-            "Set config key 'trust_pickled_subject_files: true' only if the file comes from a trusted source."
+            "Set config key 'datasets.pereira.trust_pickled_subject_files: true' only if the file comes from a "
+            "trusted source."
         )
     sentences = _read_lines(stimuli_path, "stimulus")
     n = len(sentences)

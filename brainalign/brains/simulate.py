@@ -128,14 +128,14 @@ def content_words(sentence: str) -> list[str]:
     return [t for t in tokens if t not in STOP_WORDS]
 
 
-def _rng(seed: int, *parts: str) -> np.random.Generator:
+def seeded_rng(seed: int, *parts: str) -> np.random.Generator:
     """A generator seeded by sha256 of the seed and ``parts`` (stable across runs and machines)."""
     digest = hashlib.sha256("\x1f".join([str(int(seed)), *parts]).encode("utf-8")).digest()
     return np.random.default_rng(np.frombuffer(digest, dtype="<u4"))
 
 
 def _vector(seed: int, kind: str, key: str, n_hidden: int) -> np.ndarray:
-    return _rng(seed, kind, key).standard_normal(n_hidden) / np.sqrt(n_hidden)
+    return seeded_rng(seed, kind, key).standard_normal(n_hidden) / np.sqrt(n_hidden)
 
 
 def hidden_features(stimuli: SentenceStimuli, *, seed: int, n_hidden: int = 48) -> np.ndarray:
@@ -210,12 +210,12 @@ def simulate_responses(
     n, k = hidden.shape
     responses: dict[str, np.ndarray] = {}
     for roi, spec in rois.items():
-        weights = _rng(seed, "weights", subject, roi).standard_normal((k, spec.n_voxels)) / np.sqrt(k)
-        noise = _rng(seed, "noise", subject, roi).standard_normal((n, spec.n_voxels))
+        weights = seeded_rng(seed, "weights", subject, roi).standard_normal((k, spec.n_voxels)) / np.sqrt(k)
+        noise = seeded_rng(seed, "noise", subject, roi).standard_normal((n, spec.n_voxels))
         responses[roi] = spec.snr * hidden @ weights + noise
     if inject_bad_voxels:
         roi = next(iter(rois))
-        _inject_bad_voxels(responses[roi], _rng(seed, "bad-voxels", subject, roi), roi)
+        _inject_bad_voxels(responses[roi], seeded_rng(seed, "bad-voxels", subject, roi), roi)
     return responses
 
 
@@ -291,12 +291,7 @@ def write_pereira_mat(path: str | os.PathLike, stimuli: SentenceStimuli, respons
         "labelsPassageCategory": np.array([[topics.index(topic_of[p]) + 1] for p in passages], dtype=np.float64),
         "keyPassageCategory": _cell([topics]),
     }
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, contents, format="5", oned_as="column")
-    data = bytearray(buffer.getvalue())
-    data[:116] = MAT_HEADER_TEXT.ljust(116, b" ")  # replace the timestamped description
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(bytes(data))
+    write_mat_v5(path, contents)
     logger.info("wrote simulated Pereira .mat %s (%d sentences x %d columns)", path, n, labels.size)
 
 
@@ -391,6 +386,16 @@ def simulate_subject(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def write_mat_v5(path: str | os.PathLike, contents: Mapping[str, object]) -> None:
+    """Write a MATLAB v5 file atomically and byte-reproducibly (fixed header text, see module docstring)."""
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, dict(contents), format="5", oned_as="column")
+    data = bytearray(buffer.getvalue())
+    data[:116] = MAT_HEADER_TEXT.ljust(116, b" ")  # replace the timestamped description
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(bytes(data))
 
 
 def _cell(rows: list[list[object]]) -> np.ndarray:

@@ -241,13 +241,16 @@ def write_subject_store(path: str | os.PathLike, responses: SubjectResponses) ->
     )
 
 
-def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
+def read_subject_store(path: str | os.PathLike, *, subject: str | None = None) -> SubjectResponses:
     """Read a store written by :func:`write_subject_store`.
 
     Parameters
     ----------
     path : path-like
         The ``.h5`` file.
+    subject : str, optional
+        The subject the caller expects; a store of another subject (a copied or renamed
+        file) is an error.
 
     Returns
     -------
@@ -257,7 +260,8 @@ def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
     ------
     DataError
         File missing, not HDF5, truncated/corrupt, a dataset or attribute missing, an unknown
-        format version, or contents that fail validation. The message names the file.
+        format version, contents that fail validation, or another subject than ``subject``.
+        The message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -271,7 +275,9 @@ def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
                     f"response store {path} has format version {version}, this code reads {FORMAT_VERSION}; {fix}."
                 )
             dataset = str(h5.attrs["dataset"])
-            subject = str(h5.attrs["subject"])
+            stored_subject = str(h5.attrs["subject"])
+            if subject is not None and stored_subject != subject:
+                raise DataError(f"response store {path} holds subject {stored_subject!r}, not {subject!r}; {fix}.")
             simulated = bool(h5.attrs["simulated"])
             strings = {name: tuple(h5[name].asstr()[()]) for name in ("stimulus_ids", "stimulus_texts", "groups")}
             rois = {roi: np.asarray(h5["rois"][roi][()], dtype=np.float32) for roi in h5["rois"]}
@@ -288,7 +294,7 @@ def read_subject_store(path: str | os.PathLike) -> SubjectResponses:
     try:
         return SubjectResponses(
             dataset=dataset,
-            subject=subject,
+            subject=stored_subject,
             stimulus_ids=strings["stimulus_ids"],
             stimulus_texts=strings["stimulus_texts"],
             groups=strings["groups"],

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
+from brainalign.io import sha256_file, temporary_sibling
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +125,7 @@ def build_tiny_gpt2(
             "choose another output folder or remove it"
         )
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp_dir = temporary_sibling(out_dir, directory=True)
     try:
         encoder, merges = _gpt2_bpe_files()
         shutil.copyfile(encoder, tmp_dir / "vocab.json")
@@ -272,7 +271,9 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, device: str | Any | None 
         ``name_or_path`` is not a local folder and is not in the local Hugging Face cache
         (or cannot be downloaded).
     DataError
-        ``name_or_path`` is a local folder but not a loadable model.
+        ``name_or_path`` is a local folder but not a loadable model (weights only as
+        pickled ``.bin``, which is refused), or its tokenizer has more tokens than the
+        model has embeddings (tokenizer of another model).
     """
     import torch
     from safetensors import SafetensorError
@@ -290,11 +291,18 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, device: str | Any | None 
         tokenizer = AutoTokenizer.from_pretrained(name)
         # dtype is explicit: transformers 5 defaults to dtype="auto" (the checkpoint's
         # dtype), and the analyses assume float32 features.
-        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32)
+        # use_safetensors: weights are never unpickled (no .bin / torch.load), whoever
+        # wrote the folder or hub repository.
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=torch.float32, use_safetensors=True)
     except (*_load_errors(), ValueError, SafetensorError) as exc:
         # ValueError ("couldn't instantiate the backend tokenizer", ...) and
         # SafetensorError (damaged weights) mean a broken local folder; for a hub id they
         # are re-raised untouched.
+        if is_local and not any(Path(name).glob("*.safetensors")) and any(Path(name).glob("*.bin")):
+            raise DataError(
+                f"model directory {name} holds its weights only as pickled .bin files, which are never loaded "
+                "(unpickling can run code); re-save the model with save_pretrained (safetensors) from a trusted copy"
+            ) from exc
         if is_local:
             raise DataError(
                 f"model directory {name} could not be loaded ({type(exc).__name__}: {exc}); "
@@ -311,6 +319,15 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, device: str | Any | None 
             f"({why}); " + _HUB_DOWNLOAD_HINT.format(name=name) + f". Underlying error: {type(exc).__name__}: {exc}"
         ) from exc
 
+    n_embeddings = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > n_embeddings:
+        # Token ids past the embedding table would fail deep inside a forward pass (or,
+        # on a GPU, read garbage): a tokenizer saved with another model.
+        raise DataError(
+            f"model {name}: its tokenizer has {len(tokenizer)} tokens but the model's embedding table only "
+            f"{n_embeddings} rows; the tokenizer files belong to another model. Save the model and its own "
+            "tokenizer together (save_pretrained of both into one folder)."
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(model.config, "pad_token_id", None) is None and tokenizer.pad_token_id is not None:

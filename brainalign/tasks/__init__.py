@@ -1,1 +1,2 @@
-"""Text generation tasks whose prompts are shared by prompt tuning and fine tuning."""
+"""Tasks models are tuned on: text generation (``text``) and image classification (``images``,
+``image_formats``, ``shapes``); prompts and data are shared by every tuning method."""

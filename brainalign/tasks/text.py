@@ -516,3 +516,42 @@ def load_task_split(
         logger.info("task %s, split %s: keeping the first %d of %d examples (max_examples)", task, split, limit, len(examples))
         examples = examples[:limit]
     return examples
+
+
+def prepare_task_splits(
+    task: str,
+    settings: Mapping[str, Any],
+    outputs: Mapping[str, str | os.PathLike],
+    *,
+    local_paths: Mapping[str, str | os.PathLike] | None = None,
+) -> dict[str, int]:
+    """Load every split of a task, then write each as JSON Lines (rule ``prepare_task``).
+
+    Every split is read and checked before any is written, so a bad split (missing,
+    empty, malformed) leaves no finished-looking sibling split behind.
+
+    Parameters
+    ----------
+    task : str
+        The task's name in the config.
+    settings : mapping
+        Config section ``tasks.<task>`` (see :func:`load_task_split`); ``template``
+        defaults to the kind's :data:`DEFAULT_TEMPLATES` entry.
+    outputs : mapping of split -> path-like
+        Where each split goes, e.g. ``{"train": "results/tasks/qa/train.jsonl", ...}``.
+    local_paths : mapping of split -> path-like, optional
+        The local files to read (resolved by the workflow); default ``settings["local"]``.
+
+    Returns
+    -------
+    dict of split -> int
+        Examples written per split.
+    """
+    local_paths = local_paths or {}
+    template = settings.get("template") or DEFAULT_TEMPLATES[settings["kind"]]
+    loaded = {
+        split: load_task_split(task, settings, split, local_path=local_paths.get(split)) for split in outputs
+    }
+    for split, examples in loaded.items():
+        write_split(outputs[split], examples, template, config_key=f"tasks.{task}.template")
+    return {split: len(examples) for split, examples in loaded.items()}

@@ -11,6 +11,11 @@ over ``warmup_steps``, then a *constant* learning rate. Constant rather than dec
 so that the rate a step gets does not depend on the total budget: a run stopped early
 and a longer run agree on their common steps, and early stopping compares like with
 like. Gradients are clipped to a global norm of 1.0.
+
+What a batch's loss is comes from an *objective* (``(model, batch) -> (loss, weight)``):
+:func:`causal_lm_objective` (the default: text pre-training and tuning, weighted by
+target tokens) or :func:`classification_objective` (images, weighted by examples). The
+loop itself does not know the modality.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +61,29 @@ def _n_predicted(labels: Any) -> int:
     return int((labels[:, 1:] != IGNORE_INDEX).sum())
 
 
-def validation_loss(model: Any, batches: Sequence[dict[str, Any]]) -> float:
-    """Mean loss per target token over all ``batches`` (eval mode, no gradients).
+#: ``objective(model, batch) -> (mean loss over the batch, weight)``; the weight counts
+#: what the loss averages over (target tokens, examples), so validation losses can be
+#: weighted exactly.
+Objective = Callable[[Any, dict[str, Any]], tuple[Any, int]]
 
-    Token-weighted, so the value does not depend on how the examples were batched.
+
+def causal_lm_objective(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
+    """Causal-LM loss of a batch of ``input_ids``, ``attention_mask``, ``labels``; weight = target tokens."""
+    return model(**batch, use_cache=False).loss, _n_predicted(batch["labels"])
+
+
+def classification_objective(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
+    """Cross-entropy of a batch of ``pixel_values`` (b, 3, H, W) and ``labels`` (b,); weight = b."""
+    return model(**batch).loss, int(batch["labels"].shape[0])
+
+
+def validation_loss(
+    model: Any, batches: Sequence[dict[str, Any]], objective: Objective = causal_lm_objective
+) -> float:
+    """Mean loss per target token (or example) over all ``batches`` (eval mode, no gradients).
+
+    Weighted by the objective's weight, so the value does not depend on how the examples
+    were batched.
     """
     import torch
 
@@ -70,11 +94,10 @@ def validation_loss(model: Any, batches: Sequence[dict[str, Any]]) -> float:
     try:
         with torch.no_grad():
             for batch in batches:
-                batch = _to_device(batch, device)
-                n = _n_predicted(batch["labels"])
+                loss, n = objective(model, _to_device(batch, device))
                 if n == 0:
                     continue
-                total += float(model(**batch, use_cache=False).loss) * n
+                total += float(loss) * n
                 count += n
     finally:
         model.train(was_training)
@@ -139,20 +162,24 @@ def train(
     log_path: str | os.PathLike | None,
     early_stopping_patience: int | None = None,
     progress: bool = True,
+    objective: Objective = causal_lm_objective,
 ) -> Any:
     """Train the trainable parameters of ``model`` for ``steps`` optimizer steps.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A causal LM (or PEFT model) whose forward takes ``input_ids``,
-        ``attention_mask`` and ``labels`` and returns ``.loss``; what is trainable is set
-        beforehand (:func:`~brainalign.tuning.methods.prepare_for_tuning`). Batches are
-        moved to the device of its parameters, so a model on cuda trains on the GPU.
+        A model ``objective`` can score: a causal LM (or PEFT model) whose forward takes
+        ``input_ids``, ``attention_mask`` and ``labels``, or an image classifier taking
+        ``pixel_values`` and ``labels``; what is trainable is set beforehand
+        (:func:`~brainalign.tuning.methods.prepare_for_tuning`,
+        :func:`~brainalign.tuning.vision.prepare_vit_for_tuning`). Batches are moved to
+        the device of its parameters, so a model on cuda trains on the GPU.
     train_batches : iterable of dict
-        Batches of ``input_ids``, ``attention_mask``, ``labels``, each (batch, width)
-        long tensors, e.g. :class:`~brainalign.tuning.data.TrainingBatches` (endless). A
-        finite iterable is iterated again when exhausted.
+        Batches of tensors, e.g. :class:`~brainalign.tuning.data.TrainingBatches`
+        (``input_ids``, ``attention_mask``, ``labels``, each (batch, width)) or
+        :class:`~brainalign.tuning.vision.ImageBatches` (endless). A finite iterable is
+        iterated again when exhausted.
     validation_batches : sequence of dict
         Same form; scored before training (step 0), every ``eval_every`` steps and at
         the last step.
@@ -176,6 +203,9 @@ def train(
         final state.
     progress : bool
         Show a tqdm bar.
+    objective : callable
+        ``(model, batch) -> (loss, weight)``: :func:`causal_lm_objective` (default) or
+        :func:`classification_objective`.
 
     Returns
     -------
@@ -219,7 +249,7 @@ def train(
 
     def score(step: int) -> float:
         nonlocal stale
-        loss = validation_loss(model, validation_batches)
+        loss = validation_loss(model, validation_batches, objective)
         if not math.isfinite(loss):
             raise ConfigError(f"validation loss is {loss} at step {step}: training diverged; lower the learning rate")
         if loss < best["loss"]:
@@ -251,7 +281,7 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 optimizer.zero_grad(set_to_none=True)
-                loss = model(**_to_device(batch, device), use_cache=False).loss
+                loss, _ = objective(model, _to_device(batch, device))
                 if not torch.isfinite(loss):
                     raise ConfigError(
                         f"training loss is {float(loss)} at step {step}: training diverged; lower the learning rate"

@@ -24,13 +24,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
+from brainalign.io import sha256_file, temporary_sibling
 from brainalign.models.language import _apply_default_permissions, _move_into_place, load_causal_lm, model_identity
 
 logger = logging.getLogger(__name__)
@@ -205,8 +204,7 @@ def save_checkpoint(
             f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})"
         )
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp_dir = temporary_sibling(out_dir, directory=True)
     try:
         model.save_pretrained(tmp_dir, safe_serialization=True)
         if method == "finetune":
@@ -291,6 +289,11 @@ def load_tuned(
         raise DataError(f"checkpoint {checkpoint_dir} was written by method {saved!r}, not {method!r}")
     if method == "finetune":
         return load_causal_lm(checkpoint_dir, device=device)
+
+    adapter = Path(checkpoint_dir) / "adapter_model.safetensors"
+    if not adapter.is_file():
+        # PEFT would fall back to a pickled adapter_model.bin (torch.load): never.
+        raise DataError(f"prompt checkpoint {checkpoint_dir} has no {adapter.name}; rerun the tuning rule")
 
     from peft import PeftModel
 

@@ -150,7 +150,8 @@ def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
         files = [p for p in root.rglob("*") if p.is_file()]
         assert {p.relative_to(root).parts[0].split(".")[0] for p in files} == rules, folder
     for path in (embedded_run / "results/benchmarks").rglob("*.tsv"):
-        assert pd.read_csv(path, sep="\t")["s"].iloc[0] >= 0
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        assert row["s"] >= 0 and row["max_rss"] > 0, path  # time and peak memory recorded
 
 
 def test_second_invocation_plans_nothing(embedded_run):

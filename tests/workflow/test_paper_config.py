@@ -2,8 +2,10 @@
 
 Stand-ins: two subjects written in the official Pereira format, each with both experiment
 files (``examples_384sentences.mat`` and ``examples_243sentences.mat``, smaller than the real
-ones), and a model directory saved with ``save_pretrained`` in place of the hub's ``gpt2``.
-Everything else is ``config/paper.yaml`` as shipped.
+ones), and a model directory saved with ``save_pretrained`` in place of the hub's ``gpt2``;
+for the vision arm one BOLD5000 subject written by the simulator in the ROI release layout,
+the MNIST / CIFAR-10 folders (empty: only planned here) and a tiny ViT folder in place of
+``google/vit-base-patch16-224-in21k``. Everything else is ``config/paper.yaml`` as shipped.
 """
 
 import os
@@ -17,8 +19,10 @@ import pytest
 import yaml
 
 from brainalign.brains.simulate import simulate_responses, write_pereira_mat
+from brainalign.brains.simulate_bold5000 import Bold5000Simulation, simulate_bold5000
 from brainalign.brains.stimuli import SentenceStimuli, load_sentence_stimuli
 from brainalign.models.language import build_tiny_gpt2
+from brainalign.models.vision import build_tiny_vit
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECTS = ["P01", "M02"]
@@ -48,6 +52,15 @@ def paper_workdir(tmp_path_factory):
     config["datasets"]["pereira"]["subjects"] = SUBJECTS
     config["models"]["gpt2"]["pretrained"] = str(build_tiny_gpt2(workdir / "standin-gpt2", seed=0))
     config["features"]["layers"] = [2, -1]
+    bold5000 = config["datasets"]["bold5000"]
+    bold5000["subjects"] = ["CSI1"]
+    simulate_bold5000(
+        workdir / bold5000["raw_dir"], workdir / bold5000["image_dir"], ["CSI1"], seed=1,
+        settings=Bold5000Simulation(n_images=40, image_size=24, repeated_images=4),
+    )
+    for task in ("mnist", "cifar10"):
+        (workdir / config["tasks"][task]["path"]).mkdir(parents=True)
+    config["models"]["vit-b16"]["pretrained"] = str(build_tiny_vit(workdir / "standin-vit", seed=0))
     # As shipped, with its hub datasets for the tasks (they cannot be fetched here) ...
     (workdir / "paper-hub.yaml").write_text(yaml.safe_dump(config))
     # ... and without tasks, so the base model's brain-alignment path runs end to end.
@@ -70,8 +83,11 @@ def test_paper_config_plans_every_stage_without_simulation_or_pretraining(paper_
     plan = result.stdout + result.stderr
     assert "simulate_pereira" not in plan and "pretrain_base" not in plan
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
-    assert jobs["prepare_task"] == "3" and jobs["tune"] == "6" and jobs["evaluate"] == "9"
-    assert jobs["features"] == "7" and jobs["ridge"] == str(7 * len(SUBJECTS))
+    # Text: 3 tasks x (prompt, finetune), base and tuned variants evaluated, 7 feature sets.
+    # Vision: 2 image tasks x (base head, prompt, finetune), 5 feature sets, one subject.
+    assert jobs["prepare_task"] == "3" and jobs["prepare_image_task"] == "2"
+    assert jobs["tune"] == str(6 + 6) and jobs["evaluate"] == str(9 + 6)
+    assert jobs["features"] == str(7 + 5) and jobs["ridge"] == str(7 * len(SUBJECTS) + 5)
 
 
 def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):
@@ -85,9 +101,14 @@ def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):
 def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir):
     result = _snakemake(paper_workdir, "results/tables/decoding.csv", "results/tables/encoding.csv")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    decoding = pd.read_csv(paper_workdir / "results/tables/decoding.csv", dtype={"subject": str})
+    everything = pd.read_csv(paper_workdir / "results/tables/decoding.csv", dtype={"subject": str})
+    assert set(everything["model"]) == {"gpt2", "vit-b16"}
+    vision = everything[everything["model"] == "vit-b16"]  # without tasks: the base ViT only
+    assert set(vision["subject"]) == {"CSI1"} and set(vision["task"]) == {"none"} and not vision["simulated"].any()
+    assert set(vision["layer"]) == {3} and set(vision["n_stimuli"]) == {40}  # features.vision.layers [-1]
+    decoding = everything[everything["model"] == "gpt2"]
     assert set(decoding["subject"]) == set(SUBJECTS)
-    assert set(decoding["model"]) == {"gpt2"} and set(decoding["layer"]) == {2, 4}
+    assert set(decoding["layer"]) == {2, 4}
     assert not decoding["simulated"].any()  # loaded as real data: no simulate block in the config
     assert set(decoding["n_stimuli"]) == {128}  # both experiment files, concatenated
     score = decoding[decoding["layer"] == 4].set_index(["subject", "roi"])["score"]

@@ -21,7 +21,7 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "mat":
             "results/benchmarks/simulate_pereira/{subject}.tsv"
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=simulation_mem_mb(),
             runtime=10,
         conda:
             "../../envs/brains.yaml"
@@ -50,7 +50,7 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "npy627":
             "results/benchmarks/simulate_pereira_627.tsv"
         threads: 1
         resources:
-            mem_mb=1000,
+            mem_mb=simulation_mem_mb(),
             runtime=10,
         conda:
             "../../envs/brains.yaml"
@@ -77,16 +77,18 @@ rule brains_pereira:
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(4, 1000),
-        runtime=10,
+        runtime=runtime_from_inputs(0.1, 10),
     conda:
         "../../envs/brains.yaml"
     script:
         "../scripts/brains_pereira.py"
 
 
+# Built from one reference subject (see stimulus_reference_store), not from every subject:
+# adding a subject must not re-extract every model's features.
 rule stimulus_table:
     input:
-        lambda wildcards: subject_stores(wildcards.dataset),
+        stimulus_reference_store,
     output:
         "results/brains/{dataset}/stimuli.tsv",
     params:
@@ -103,3 +105,53 @@ rule stimulus_table:
         "../../envs/brains.yaml"
     script:
         "../scripts/stimulus_table.py"
+
+
+if "bold5000" in config["datasets"]:
+
+    if is_simulated("bold5000"):
+
+        # One job writes the shared stimulus images and every subject's ROI files and list.
+        rule simulate_bold5000:
+            output:
+                raw=bold5000_simulated_files(),
+                images=directory(bold5000_image_dir()),
+            params:
+                subjects=subjects("bold5000"),
+                simulation=bold5000_config()["simulate"],
+                seed=config["seed"],
+            log:
+                "results/logs/simulate_bold5000.log",
+            benchmark:
+                "results/benchmarks/simulate_bold5000.tsv"
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=10,
+            conda:
+                "../../envs/brains.yaml"
+            script:
+                "../scripts/simulate_bold5000.py"
+
+    rule brains_bold5000:
+        input:
+            unpack(bold5000_raw_files),
+        output:
+            "results/brains/bold5000/{subject}.h5",
+        params:
+            rois=bold5000_config()["rois"],
+            hemispheres=bold5000_config()["hemispheres"],
+            cv_groups=bold5000_config()["cv_groups"],
+            simulated=is_simulated("bold5000"),
+        log:
+            "results/logs/brains_bold5000/{subject}.log",
+        benchmark:
+            "results/benchmarks/brains_bold5000/{subject}.tsv"
+        threads: 1
+        resources:
+            mem_mb=mem_mb_from_inputs(4, 1000),
+            runtime=10,
+        conda:
+            "../../envs/brains.yaml"
+        script:
+            "../scripts/brains_bold5000.py"

@@ -1,6 +1,11 @@
 # Shared by every stage: wildcard constraints, config accessors, input functions and the
 # list of final targets. Nothing here computes science; that lives in the brainalign package.
 import os
+import sys
+
+# The workflow's own package, also in this (parsing) process: a few config checks use it.
+sys.path.insert(0, workflow.basedir)
+from brainalign.io import check_output_path
 
 
 METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
@@ -53,7 +58,11 @@ def pereira_experiments():
 
 
 def pereira_raw_dir():
-    return dataset_config("pereira")["raw_dir"]
+    raw_dir = dataset_config("pereira")["raw_dir"]
+    if is_simulated("pereira"):
+        # The simulator writes there: outputs stay under results/ (brainalign.io).
+        check_output_path(raw_dir, key="datasets.pereira.raw_dir")
+    return raw_dir
 
 
 def pereira_subject_files(subject):
@@ -107,29 +116,48 @@ def tuned_methods():
     return config["tuning"]["methods"]
 
 
-def model_variants():
-    """(task, method) of every model variant: the untuned base, then each task x tuned method."""
-    return [(UNTUNED_TASK, "base")] + [(task, method) for task in config["tasks"] for method in tuned_methods()]
+def model_variants(model):
+    """(task, method) of every variant of a model: the untuned base, then each of its tasks x
+    tuned method. Text models get the text tasks, vision models the image tasks."""
+    return [(UNTUNED_TASK, "base")] + [(task, method) for task in model_tasks(model) for method in tuned_methods()]
 
 
 def checkpoint_dir(wildcards):
-    """The tuned checkpoint a variant needs; nothing for the untuned base model."""
-    if wildcards.method == "base":
+    """The checkpoint a variant needs: a tuned one, or a vision model's linear head on a task
+    (method base); nothing for the untuned base model."""
+    if wildcards.method == "base" and not (is_vision_model(wildcards.model) and wildcards.task != UNTUNED_TASK):
         return []
     return f"results/checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}"
 
 
 def tuning_inputs(wildcards):
+    extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
     return {
-        "train": f"results/tasks/{wildcards.task}/train.jsonl",
-        "validation": f"results/tasks/{wildcards.task}/validation.jsonl",
+        "train": f"results/tasks/{wildcards.task}/train.{extension}",
+        "validation": f"results/tasks/{wildcards.task}/validation.{extension}",
         "model": built_model_input(wildcards),
     }
 
 
+def task_tuning(task):
+    """The tuning section with the task's own overrides (tasks.<task>.tuning) applied.
+
+    Only the keys a task overrides differ from the shared section, so changing one task's
+    override changes the params of that task's tune jobs alone.
+    """
+    shared = config["tuning"]
+    override = task_config(task).get("tuning") or {}
+    merged = {**shared, **{key: value for key, value in override.items() if key not in METHODS}}
+    for method in tuned_methods():
+        merged[method] = {**shared[method], **override.get(method, {})}
+    return merged
+
+
 def tuning_settings(wildcards):
     """Everything that determines one checkpoint (a change retrains only what it touches)."""
-    tuning = config["tuning"]
+    if is_vision_model(wildcards.model):
+        return vision_tuning_settings(wildcards)
+    tuning = task_tuning(wildcards.task)
     return {
         "steps": tuning["steps"],
         "batch_size": tuning["batch_size"],
@@ -152,6 +180,18 @@ def feature_stimuli(wildcards):
     return f"results/brains/{model_dataset(wildcards)}/stimuli.tsv"
 
 
+def stimulus_reference_store(wildcards):
+    """The store the stimulus table (and so every feature extraction) is built from.
+
+    The dataset's first listed subject: every subject of a dataset is shown the same stimuli
+    (the mat loader reads every configured experiment for each subject; npy627 subjects share
+    stimuli.txt), and a subject added to the end of the list then adds only its own brain and
+    ridge jobs instead of re-extracting every model's features. A subject whose stimuli are
+    not all in the table stops its ridge job with an error naming the subject.
+    """
+    return subject_stores(wildcards.dataset)[0]
+
+
 def ridge_subject_store(wildcards):
     return f"results/brains/{model_dataset(wildcards)}/{wildcards.subject}.h5"
 
@@ -160,7 +200,7 @@ def ridge_outputs():
     """Every per-subject ridge result: model x variant (task, method) x subject."""
     outputs = []
     for model, cfg in config["models"].items():
-        for task, method in model_variants():
+        for task, method in model_variants(model):
             outputs += expand(
                 "results/ridge/{model}/{task}/{method}/{subject}.csv",
                 model=model,
@@ -172,17 +212,29 @@ def ridge_outputs():
 
 
 def evaluation_outputs():
-    """Generations and BERTScore of every model x task x method (base included) on the test split."""
-    return expand(
-        "results/evaluation/{model}/{task}/{method}.csv",
-        model=list(config["models"]),
-        task=list(config["tasks"]),
-        method=["base", *tuned_methods()],
-    )
+    """Test-split scores of every model x task of its modality x method (base included):
+    BERTScore of generations for text, accuracy for images."""
+    return [
+        f"results/evaluation/{model}/{task}/{method}.csv"
+        for model in config["models"]
+        for task in model_tasks(model)
+        for method in ["base", *tuned_methods()]
+    ]
 
 
 def task_config(task):
     return config["tasks"][task]
+
+
+TRAINING_ONLY_TASK_KEYS = ("prompt_init_text", "tuning")
+
+
+def task_data_config(task):
+    """What determines a task's splits: its config without the keys only training reads.
+
+    (Changing a task's tuning override or soft-prompt text retrains, but re-reads nothing.)
+    """
+    return {key: value for key, value in task_config(task).items() if key not in TRAINING_ONLY_TASK_KEYS}
 
 
 def task_local_files(wildcards):
@@ -195,6 +247,9 @@ def all_targets():
     targets = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
     if config["tasks"]:
         targets += ["results/tables/task_scores.csv", "results/tables/paper/table1_bertscore.csv"]
+        targets += ["results/tables/paper/table6_accuracy.csv"]
+    if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
+        targets += ["results/tables/paper/tables7to8_bold5000.csv"]
     targets += report_targets()
     return targets
 
@@ -209,6 +264,118 @@ def mem_mb_from_inputs(factor, floor_mb):
     return lambda wildcards, input: max(int(factor * input.size_mb), floor_mb)
 
 
+# --- Vision data: image tasks and BOLD5000 (brainalign.tasks.images, brainalign.brains.bold5000)
+
+IMAGE_TASK_KIND = "image_classification"
+
+
+def is_image_task(task):
+    return task_config(task)["kind"] == IMAGE_TASK_KIND
+
+
+def image_tasks():
+    """Image classification tasks: prepared as results/tasks/{task}/{split}.h5 (rule prepare_image_task)."""
+    return [task for task in config["tasks"] if is_image_task(task)]
+
+
+def text_tasks():
+    """Text generation tasks: prepared as results/tasks/{task}/{split}.jsonl (rule prepare_task)."""
+    return [task for task in config["tasks"] if not is_image_task(task)]
+
+
+def image_task_splits(task):
+    return expand("results/tasks/{task}/{split}.h5", task=task, split=SPLITS)
+
+
+def image_task_local_files(wildcards):
+    """The folder of published files an image task reads; nothing for offline sources."""
+    path = task_config(wildcards.task).get("path")
+    return [path] if path else []
+
+
+def bold5000_config():
+    return dataset_config("bold5000")
+
+
+def bold5000_image_dir():
+    """Folder of the BOLD5000 stimulus images (feature extraction reads them with
+    brainalign.brains.bold5000.read_stimulus_images)."""
+    return bold5000_config()["image_dir"]
+
+
+BOLD5000_TRS = [1, 2, 3, 4, 5, 34]  # the ROI release's files; paths as in brainalign.brains.bold5000
+
+
+def bold5000_mat(subject, tr):
+    return f"{bold5000_config()['raw_dir']}/{subject}/mat/{subject}_ROIs_TR{tr}.mat"
+
+
+def bold5000_stim_list(subject):
+    """stim_lists/CSI0{N}_stim_lists.txt, or CSI{N}_stim_lists.txt when only that one exists."""
+    number = int(subject.removeprefix("CSI"))
+    folder = f"{bold5000_config()['raw_dir']}/stim_lists"
+    padded, plain = f"{folder}/CSI{number:02d}_stim_lists.txt", f"{folder}/CSI{number}_stim_lists.txt"
+    return plain if os.path.exists(plain) and not os.path.exists(padded) else padded
+
+
+def bold5000_raw_files(wildcards):
+    """A subject's ROI files for the configured TRs, its stimulus list and the image folder."""
+    return {
+        "mats": [bold5000_mat(wildcards.subject, tr) for tr in bold5000_config()["trs"]],
+        "stim_list": bold5000_stim_list(wildcards.subject),
+        "images": bold5000_image_dir(),
+    }
+
+
+def bold5000_simulated_files():
+    """What the BOLD5000 simulator writes besides the images: every subject's six TR files
+    and stimulus list."""
+    people = subjects("bold5000")
+    mats = [bold5000_mat(s, tr) for s in people for tr in BOLD5000_TRS]
+    return mats + [bold5000_stim_list(s) for s in people]
+
+
+# --- Vision models (brainalign.models.vision): modality pairing, tuning, evaluation, features
+
+
+def is_vision_model(model):
+    return model_config(model)["modality"] == "vision"
+
+
+def model_tasks(model):
+    """The tasks a model is tuned on: image tasks for a ViT, text tasks for a language model."""
+    return image_tasks() if is_vision_model(model) else text_tasks()
+
+
+def vision_tuning_settings(wildcards):
+    """The matched budget of ViT models (tuning.vision), and the method's own settings."""
+    tuning = config["tuning"]["vision"]
+    shared = ("steps", "batch_size", "eval_every", "warmup_steps", "early_stopping_patience")
+    return {**{key: tuning[key] for key in shared}, "seed": config["seed"], **tuning[wildcards.method]}
+
+
+def pretraining_inputs(wildcards):
+    """A text model's pre-training corpus; a ViT pre-trains on images it draws itself."""
+    if is_vision_model(wildcards.model):
+        return {}
+    return {"corpus": resource(model_config(wildcards.model)["pretrain"]["corpus"])}
+
+
+def evaluation_test_split(wildcards):
+    extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
+    return f"results/tasks/{wildcards.task}/test.{extension}"
+
+
+def feature_images(wildcards):
+    """A ViT's features read the stimulus images themselves."""
+    return [bold5000_image_dir()] if is_vision_model(wildcards.model) else []
+
+
+def feature_settings(wildcards):
+    """Layers, pooling and batch size of a model's features (features.vision for ViTs)."""
+    features = config["features"]
+    chosen = features["vision"] if is_vision_model(wildcards.model) else features
+    return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
 # --- statistics, figures and report (rules in report.smk) ---
 
 
@@ -268,3 +435,74 @@ def report_targets():
     """Comparisons, figures and the generated summary (part of the default target)."""
     figures = [f"results/figures/{spec['name']}.{suffix}" for spec in figure_specs() for suffix in ("png", "svg")]
     return ["results/tables/comparisons.csv", *figures, "results/summary.md", "results/report/summary.html"]
+
+
+# --- Resources computed from the config's sizes (rules' `resources:`; profiles only add
+# cluster settings such as the partition or a GPU request on top of these).
+
+GPT2_VOCAB_SIZE = 50257
+UNKNOWN_MODEL_MB = 500  # a hub name whose files are not on disk yet: GPT-2 small's size
+
+
+def model_size_mb(model):
+    """Approximate float32 weight size (MB) of a model: from its build sizes or its files."""
+    cfg = model_config(model)
+    build = cfg.get("build")
+    if build and is_vision_model(model):
+        hidden, patches = build["hidden_size"], (build["image_size"] // build["patch_size"]) ** 2
+        per_layer = 4 * hidden**2 + 2 * hidden * build["intermediate_size"]
+        params = build["num_hidden_layers"] * per_layer + (patches + 1 + 3 * build["patch_size"] ** 2) * hidden
+        return 4 * params / 1e6
+    if build:
+        n_embd = build["n_embd"]
+        vocab_matrices = 1 if build["tie_word_embeddings"] else 2
+        params = 12 * build["n_layer"] * n_embd**2 + (vocab_matrices * GPT2_VOCAB_SIZE + build["n_positions"]) * n_embd
+        return 4 * params / 1e6
+    source = cfg.get("pretrained", "")
+    if os.path.isdir(source):
+        weights = [
+            os.path.join(source, name)
+            for name in os.listdir(source)
+            if name.endswith((".safetensors", ".bin"))
+        ]
+        if weights:
+            return sum(os.path.getsize(path) for path in weights) / 1e6
+    return UNKNOWN_MODEL_MB
+
+
+def training_mem_mb(wildcards):
+    """Tuning / pre-training: weights, gradients and two AdamW moments, plus activations."""
+    return int(2000 + 8 * model_size_mb(wildcards.model))
+
+
+def inference_mem_mb(wildcards):
+    """Feature extraction and generation: the weights (twice: load + model) plus activations."""
+    return int(2000 + 3 * model_size_mb(wildcards.model))
+
+
+OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
+HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
+
+
+def evaluation_mem_mb(wildcards):
+    """Generation with the tuned model plus BERTScore with its scorer model."""
+    scorer = config["evaluation"]["scorer_model"]
+    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
+    return inference_mem_mb(wildcards) + 3 * scorer_mb
+
+
+def tuning_runtime(wildcards):
+    """Minutes for one tune job: grows with the task's step budget."""
+    return 10 + task_tuning(wildcards.task)["steps"] // 10
+
+
+def simulation_mem_mb():
+    """Simulated subjects: a few float64 copies of (up to ~1,000 stimuli x all ROIs' voxels)."""
+    n_voxels = sum(roi["n_voxels"] for roi in dataset_config("pereira")["simulate"]["rois"].values())
+    n_subjects = len(subjects("pereira")) if dataset_config("pereira")["loader"] == "npy627" else 1
+    return max(1000, int(500 + 4 * 8 * 1000 * n_voxels * n_subjects / 1e6))
+
+
+def runtime_from_inputs(minutes_per_mb, floor_minutes):
+    """A resources function: run time (minutes) grows with the size of a job's inputs."""
+    return lambda wildcards, input: max(int(minutes_per_mb * input.size_mb), floor_minutes)

@@ -1,10 +1,11 @@
 # Stage 4: task quality. Greedy generations on the test split of every task for the base,
-# prompt-tuned and fine-tuned model, scored with BERTScore against the references.
+# prompt-tuned and fine-tuned model, scored with BERTScore against the references. Vision
+# models: held-out accuracy of each method's classifier (paper Table VI).
 
 
 rule evaluate:
     input:
-        test="results/tasks/{task}/test.jsonl",
+        test=evaluation_test_split,
         model=built_model_input,
         checkpoint=checkpoint_dir,
     output:
@@ -12,13 +13,14 @@ rule evaluate:
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         evaluation=config["evaluation"],
+        modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
         "results/logs/evaluate/{model}/{task}/{method}.log",
     benchmark:
         "results/benchmarks/evaluate/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=evaluation_mem_mb,
         runtime=30,
         gpu=config["tuning"]["gpus"],
     conda:
@@ -40,15 +42,22 @@ rule task_scores:
             category="Tables",
             labels={"table": "paper Table I"},
         ),
+        table6=report(
+            "results/tables/paper/table6_accuracy.csv",
+            caption="../report/table6.rst",
+            category="Tables",
+            labels={"table": "paper Table VI"},
+        ),
     params:
         metric="bertscore_f1",
+        image_tasks=lambda wildcards: {task: task_config(task) for task in image_tasks()},
     log:
         "results/logs/task_scores.log",
     benchmark:
         "results/benchmarks/task_scores.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=mem_mb_from_inputs(10, 1000),
         runtime=5,
     conda:
         "../../envs/ridge.yaml"

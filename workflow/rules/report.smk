@@ -28,12 +28,42 @@ rule tables:
         "results/benchmarks/tables.tsv"
     threads: 1
     resources:
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.1, 5),
+    conda:
+        "../../envs/ridge.yaml"
+    script:
+        "../scripts/tables.py"
+
+
+# The vision arm's brain tables: the reference paper's Tables VII (LOC) and VIII (OPA), plus
+# PPA, RSC and EarlyVis, for decoding and encoding; image tasks under their honest names.
+rule vision_tables:
+    input:
+        decoding="results/tables/decoding.csv",
+        encoding="results/tables/encoding.csv",
+    output:
+        report(
+            "results/tables/paper/tables7to8_bold5000.csv",
+            caption="../report/tables7to8.rst",
+            category="Tables",
+            labels={"table": "paper Tables VII-VIII"},
+        ),
+    params:
+        task_settings=lambda wildcards: {task: task_config(task) for task in image_tasks()},
+        pivot_metric="2v2",
+    log:
+        "results/logs/vision_tables.log",
+    benchmark:
+        "results/benchmarks/vision_tables.tsv"
+    threads: 1
+    resources:
         mem_mb=1000,
         runtime=5,
     conda:
         "../../envs/ridge.yaml"
     script:
-        "../scripts/tables.py"
+        "../scripts/vision_tables.py"
 
 
 rule comparisons:

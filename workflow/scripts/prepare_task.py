@@ -1,15 +1,12 @@
 """Read one task's splits and write them as normalised (prompt, target) lines (rule prepare_task)."""
 
 from brainalign.io import setup_logging
-from brainalign.tasks.text import DEFAULT_TEMPLATES, load_task_split, write_split
+from brainalign.tasks.text import prepare_task_splits
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
 task = snakemake.wildcards.task
-settings = snakemake.params.task
-template = settings.get("template") or DEFAULT_TEMPLATES[settings["kind"]]
-for output in snakemake.output:
-    split = output.rsplit("/", 1)[-1].removesuffix(".jsonl")
-    examples = load_task_split(task, settings, split, local_path=snakemake.input.get(split))
-    write_split(output, examples, template)
-    logger.info("task %s, split %s: %d examples -> %s", task, split, len(examples), output)
+outputs = {output.rsplit("/", 1)[-1].removesuffix(".jsonl"): output for output in snakemake.output}
+counts = prepare_task_splits(task, snakemake.params.task, outputs, local_paths=dict(snakemake.input.items()))
+for split, count in counts.items():
+    logger.info("task %s, split %s: %d examples -> %s", task, split, count, outputs[split])

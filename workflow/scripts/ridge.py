@@ -2,9 +2,7 @@
 
 from threadpoolctl import threadpool_limits
 
-from brainalign.alignment import RidgeSettings, fit_subject
-from brainalign.brains.store import read_subject_store
-from brainalign.features import read_feature_store
+from brainalign.alignment import RidgeSettings, fit_subject, read_ridge_inputs
 from brainalign.io import setup_logging
 from brainalign.pairs import write_pair_store
 from brainalign.stats import StatisticsSettings
@@ -12,15 +10,18 @@ from brainalign.tables import write_table
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
-responses = read_subject_store(snakemake.input.responses)
-features = read_feature_store(snakemake.input.features)
+identity = snakemake.params.identity
+# Both stores are checked against this job: a stale or foreign file is an error.
+responses, features = read_ridge_inputs(
+    snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity
+)
 with threadpool_limits(snakemake.threads):
     fitted = fit_subject(
         responses,
         features,
         settings=RidgeSettings(**snakemake.params.settings),
         statistics=StatisticsSettings(**snakemake.params.statistics),
-        **snakemake.params.identity,
+        **identity,
     )
 write_pair_store(fitted, snakemake.output.pairs)
 write_table(fitted.scores, snakemake.output.scores)

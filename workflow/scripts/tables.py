@@ -9,6 +9,6 @@ tables = gather_scores(list(snakemake.input))
 for direction in ("decoding", "encoding"):
     write_table(tables[direction], snakemake.output[direction])
     logger.info("%s: %d rows", snakemake.output[direction], len(tables[direction]))
-pivots = paper_pivot(tables["decoding"], metric=snakemake.params.pivot_metric)
+pivots = paper_pivot(tables["decoding"], metric=snakemake.params.pivot_metric, datasets=["pereira"])
 write_frame(pivots, snakemake.output.pivots)
 logger.info("%s: %d rows", snakemake.output.pivots, len(pivots))

@@ -1,12 +1,24 @@
-"""Summarise every evaluation into task_scores.csv and the paper's Table I (rule task_scores)."""
+"""Summarise every evaluation into task_scores.csv, the paper's Table I (BERTScore) and
+Table VI (image accuracy) (rule task_scores)."""
 
-from brainalign.evaluation import gather_task_scores, task_score_pivot
+import pandas as pd
+
+from brainalign.evaluation import PIVOT_METHODS, gather_task_scores, task_score_pivot
+from brainalign.image_evaluation import accuracy_pivot
 from brainalign.io import setup_logging
 from brainalign.tables import write_frame
+from brainalign.tasks.images import display_name
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
+metric = snakemake.params.metric
 scores = gather_task_scores(list(snakemake.input))
 write_frame(scores, snakemake.output.scores)
-write_frame(task_score_pivot(scores, metric=snakemake.params.metric), snakemake.output.table1)
+if (scores["metric"] == metric).any():
+    table1 = task_score_pivot(scores, metric=metric)
+else:  # no text task configured
+    table1 = pd.DataFrame(columns=["model", "task", *PIVOT_METHODS])
+write_frame(table1, snakemake.output.table1)
+names = {task: display_name(settings) for task, settings in snakemake.params.image_tasks.items()}
+write_frame(accuracy_pivot(scores, names), snakemake.output.table6)
 logger.info("%d task scores", len(scores))

@@ -1,0 +1,327 @@
+"""Tuning a ViT on an image classification task: linear probe, visual prompts or everything.
+
+Three methods, all trained by the one training loop (:func:`brainalign.tuning.loop.train`
+with :func:`~brainalign.tuning.loop.classification_objective`) on the same batches:
+
+- ``base``: frozen backbone + a new linear head (the paper's "base model" accuracy);
+- ``prompt``: visual prompt tuning (Jia et al. 2022; :mod:`brainalign.models.visual_prompt`)
+  + a new linear head, backbone frozen;
+- ``finetune``: a new head and every backbone weight trainable.
+
+Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
+
+- ``base``: ``head.safetensors`` (``classifier.weight`` (C, D), ``classifier.bias`` (C,));
+- ``prompt``: ``head.safetensors`` and ``visual_prompt.safetensors`` (``prompts``,
+  (L or 1, P, D)); the backbone is the base model's and is not copied;
+- ``finetune``: a ``save_pretrained`` folder (``config.json``, ``model.safetensors``);
+- all: ``tuning.json`` (the settings, ``method``, ``num_labels`` and, for prompt,
+  ``num_prompt_tokens`` and ``deep``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainalign.errors import ConfigError, DataError
+from brainalign.io import sha256_file
+from brainalign.models.language import _apply_default_permissions, _move_into_place, model_identity
+from brainalign.models.vision import load_vit, preprocess_images, replace_head
+from brainalign.models.visual_prompt import attach_visual_prompt, visual_prompt_of
+from brainalign.tuning.methods import TUNING_FILE, read_tuning_settings, trainable_parameter_names
+
+logger = logging.getLogger(__name__)
+
+VISION_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
+HEAD_FILE = "head.safetensors"
+PROMPT_FILE = "visual_prompt.safetensors"
+
+
+def _check_method(method: str) -> None:
+    if method not in VISION_METHODS:
+        raise ConfigError(f"unknown vision tuning method {method!r}; choose one of {', '.join(VISION_METHODS)}")
+
+
+def prepare_vit_for_tuning(
+    model: Any,
+    method: str,
+    *,
+    num_labels: int,
+    num_prompt_tokens: int = 10,
+    deep: bool = False,
+    seed: int = 0,
+) -> Any:
+    """Give ``model`` a new head (and prompts) and make exactly the parameters of ``method`` trainable.
+
+    Parameters
+    ----------
+    model : transformers.ViTForImageClassification
+        From :func:`~brainalign.models.vision.load_vit`; modified in place.
+    method : {"base", "prompt", "finetune"}
+    num_labels : int
+        Classes of the task (size of the new head).
+    num_prompt_tokens, deep : int, bool
+        Visual prompt length and depth (``prompt`` only).
+    seed : int
+        Seed of the head and prompt initialisation.
+
+    Returns
+    -------
+    The same model, in training mode.
+
+    Raises
+    ------
+    RuntimeError
+        The trainable set is not what the method promises (head only; prompts + head;
+        everything).
+    """
+    _check_method(method)
+    replace_head(model, num_labels, seed=seed)
+    if method == "prompt":
+        attach_visual_prompt(model, num_prompt_tokens, deep=deep, seed=seed + 1)
+    for name, p in model.named_parameters():
+        if method == "finetune":
+            p.requires_grad_(True)
+        else:
+            p.requires_grad_(name.startswith(("classifier.", "visual_prompt.")))
+    trainable = trainable_parameter_names(model)
+    backbone = [n for n in trainable if n.startswith("vit.")]
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    if method in ("base", "prompt") and backbone:
+        raise RuntimeError(f"{method}: backbone parameters {backbone[:5]} are trainable; the backbone must be frozen")
+    if method == "prompt" and not any(n.startswith("visual_prompt.") for n in trainable):
+        raise RuntimeError("prompt: the visual prompt is not trainable")
+    if method == "finetune" and frozen:
+        raise RuntimeError(f"finetune: parameters {frozen[:5]} are not trainable")
+    model.train()
+    return model
+
+
+class ImageBatches:
+    """An endless, reproducible stream of shuffled, preprocessed image batches.
+
+    Epoch ``e`` visits every image once in an order drawn from ``random.Random`` seeded by
+    ``"{seed}:{e}"`` (as :class:`brainalign.tuning.data.TrainingBatches` does for text), so
+    two methods trained with the same seed see the same images in the same order. Each
+    epoch's incomplete last batch is dropped (unless it is the only one).
+
+    Parameters
+    ----------
+    images : np.ndarray, uint8, shape (n, H, W, 3)
+    labels : np.ndarray, int, shape (n,)
+    batch_size : int
+    image_size : int
+        The model's input side; see :func:`~brainalign.models.vision.preprocess_images`.
+    seed : int
+
+    Yields
+    ------
+    dict
+        ``pixel_values`` float32 (b, 3, S, S) and ``labels`` int64 (b,).
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, image_size: int, seed: int) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.images, self.labels = _checked(images, labels)
+        self.batch_size, self.image_size, self.seed = batch_size, image_size, int(seed)
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        order = list(range(len(self.labels)))
+        random.Random(f"{self.seed}:{epoch}").shuffle(order)
+        return order
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        epoch = 0
+        while True:
+            order = self.epoch_order(epoch)
+            stop = len(order) - len(order) % self.batch_size if len(order) >= self.batch_size else len(order)
+            for start in range(0, stop, self.batch_size):
+                yield _batch(self.images, self.labels, np.asarray(order[start : start + self.batch_size]), self.image_size)
+            epoch += 1
+
+
+def image_evaluation_batches(
+    images: np.ndarray, labels: np.ndarray, *, batch_size: int, image_size: int
+) -> list[dict[str, Any]]:
+    """Preprocessed batches of a validation split, in order (for the loop's validation loss)."""
+    images, labels = _checked(images, labels)
+    return [
+        _batch(images, labels, np.arange(start, min(start + batch_size, len(labels))), image_size)
+        for start in range(0, len(labels), batch_size)
+    ]
+
+
+def _checked(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = np.asarray(images), np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(images) or len(labels) == 0:
+        raise DataError(f"need as many labels as images (and at least one): images {images.shape}, labels {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise DataError("image labels must be non-negative integers")
+    return images, labels.astype(np.int64)
+
+
+def _batch(images: np.ndarray, labels: np.ndarray, index: np.ndarray, image_size: int) -> dict[str, Any]:
+    import torch
+
+    return {
+        "pixel_values": preprocess_images(images[index], image_size),
+        "labels": torch.from_numpy(labels[index].copy()),
+    }
+
+
+def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, *, settings: Mapping[str, Any]) -> Path:
+    """Save what ``method`` trained, and its settings, atomically (see the module docstring).
+
+    Parameters
+    ----------
+    model : transformers.ViTForImageClassification
+        Prepared by :func:`prepare_vit_for_tuning` (and trained).
+    out_dir : path-like
+    method : {"base", "prompt", "finetune"}
+    settings : mapping
+        JSON-serialisable settings, written to ``tuning.json`` with ``method``,
+        ``num_labels`` and the prompt's shape.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    from safetensors.torch import save_file
+
+    _check_method(method)
+    out_dir = Path(out_dir)
+    prompt = visual_prompt_of(model)
+    if (method == "prompt") != (prompt is not None):
+        raise ConfigError(f"method {method!r} got a model {'without' if prompt is None else 'with'} a visual prompt")
+    record = {"method": method, **dict(settings), "num_labels": int(model.config.num_labels)}
+    if prompt is not None:
+        record.update(num_prompt_tokens=prompt.num_tokens, deep=prompt.deep)
+    try:
+        text = json.dumps(record, indent=2, sort_keys=True)
+    except TypeError as exc:
+        raise ConfigError(f"tuning settings must be JSON-serialisable ({exc})") from exc
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / TUNING_FILE).is_file():
+        raise ConfigError(f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        if method == "finetune":
+            model.save_pretrained(tmp_dir, safe_serialization=True)
+        else:
+            head = {f"classifier.{k}": v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
+            save_file(head, tmp_dir / HEAD_FILE)
+            if prompt is not None:
+                save_file({"prompts": prompt.prompts.detach().cpu().contiguous()}, tmp_dir / PROMPT_FILE)
+        (tmp_dir / TUNING_FILE).write_text(text + "\n", encoding="utf-8")
+        _apply_default_permissions(tmp_dir)
+        _move_into_place(tmp_dir, out_dir)
+    finally:
+        if tmp_dir.exists():
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    logger.info("saved %s checkpoint to %s", method, out_dir)
+    return out_dir
+
+
+def load_vision_tuned(
+    base_source: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike | None,
+    method: str,
+    *,
+    device: str | Any | None = None,
+) -> Any:
+    """Load the ViT of a method, ready for evaluation or features (eval mode, nothing trainable).
+
+    Parameters
+    ----------
+    base_source : str or path-like
+        The base model (hub id or folder).
+    checkpoint_dir : path-like or None
+        Written by :func:`save_vision_checkpoint`. None only for ``base``: the untuned
+        backbone (for features; its head is whatever the base model carries).
+    method : {"base", "prompt", "finetune"}
+    device : str or torch.device, optional
+
+    Raises
+    ------
+    DataError
+        Missing or damaged checkpoint, or one written for another method.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    _check_method(method)
+    if checkpoint_dir is None and method == "base":
+        model = load_vit(base_source, device=device)
+        model.requires_grad_(False)
+        return model
+    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
+        raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
+    settings = read_tuning_settings(checkpoint_dir)
+    if settings.get("method") != method:
+        raise DataError(f"checkpoint {checkpoint_dir} was written by method {settings.get('method')!r}, not {method!r}")
+    if method == "finetune":
+        model = load_vit(checkpoint_dir, device=device)
+    else:
+        model = load_vit(base_source, device=device)
+        replace_head(model, int(settings["num_labels"]), seed=0)
+        if method == "prompt":
+            attach_visual_prompt(model, int(settings["num_prompt_tokens"]), deep=bool(settings["deep"]))
+        try:
+            state = load_file(Path(checkpoint_dir) / HEAD_FILE)
+            if method == "prompt":
+                state.update({"visual_prompt.prompts": load_file(Path(checkpoint_dir) / PROMPT_FILE)["prompts"]})
+            missing = set(state) - set(dict(model.named_parameters()))
+            if missing:
+                raise DataError(f"checkpoint {checkpoint_dir} holds unexpected tensors {sorted(missing)}")
+            model.load_state_dict(state, strict=False)
+        except (OSError, SafetensorError, RuntimeError) as exc:
+            raise DataError(f"{method} checkpoint {checkpoint_dir} could not be loaded ({type(exc).__name__}: {exc})") from exc
+    model.requires_grad_(False)
+    model.eval()
+    return model
+
+
+def vision_checkpoint_identity(
+    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, method: str
+) -> dict[str, str]:
+    """What a method's ViT is made of, for feature-store identities (cache keys).
+
+    Returns
+    -------
+    dict[str, str]
+        ``finetune``: the checkpoint folder's identity; ``base`` without a checkpoint: the
+        base model's; ``base``/``prompt`` with one: the base model's plus ``adapter``
+        (the folder) and ``adapter_sha256`` (of its weight files and ``tuning.json``).
+        Each with ``method``.
+    """
+    _check_method(method)
+    if checkpoint_dir is None and method == "base":
+        return {**model_identity(base_source), "method": method}
+    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
+        raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
+    if method == "finetune":
+        return {**model_identity(checkpoint_dir), "method": method}
+    names = [HEAD_FILE, *([PROMPT_FILE] if method == "prompt" else []), TUNING_FILE]
+    files = [Path(checkpoint_dir) / name for name in names]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise DataError(f"{method} checkpoint {checkpoint_dir} lacks {missing}; rerun the tuning rule")
+    combined = "".join(f"{f.name}\t{sha256_file(f)}\n" for f in files)
+    return {
+        **model_identity(base_source),
+        "method": method,
+        "adapter": os.fspath(checkpoint_dir),
+        "adapter_sha256": hashlib.sha256(combined.encode()).hexdigest(),
+    }

@@ -1,0 +1,65 @@
+"""The benchmark scripts run in their quick mode and write their reports (no timing is asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script, tmp_path, *args):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args,
+         "--json", str(tmp_path / "out.json"), "--markdown", str(tmp_path / "out.md")],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "out.md").read_text()
+    assert report.split("\n\n", 1)[1].strip() in result.stdout  # the printed report, also saved
+    return json.loads((tmp_path / "out.json").read_text()), report
+
+
+def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
+    results, report = run(
+        "ridge_2v2.py", tmp_path, "--voxels", "200", "--dims", "32", "--repeats", "1", "--skip-naive",
+        "--two-vs-two-repeats", "1", "--blas-threads", "1",
+    )
+    for direction in ("decoding", "encoding"):
+        assert {"ours", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
+        assert results[direction]["himalaya_kernelridgecv"]["speedup_of_ours"] > 0
+    assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report
+
+
+def test_features_benchmark_quick_mode_reports_every_method(tmp_path):
+    results, report = run("features.py", tmp_path, "--quick")
+    methods = results["methods"]
+    assert set(methods) == {
+        "bucketed_batches_one_pass", "one_sentence_at_a_time", "unbucketed_batches", "one_pass_per_layer",
+    }
+    # The four ways compute the same features (float error only).
+    assert all(entry["max_abs_difference_vs_bucketed"] < 1e-4 for entry in methods.values())
+    assert "one sentence at a time" in report
+
+
+def test_embedded_default_benchmark_reads_gnu_time_and_rule_benchmarks(tmp_path):
+    # The script itself runs the whole workflow (minutes): here only its parsing is checked.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("embedded_default", ROOT / "benchmarks" / "embedded_default.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    time_v = (
+        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02:03.5\n"
+        "\tMaximum resident set size (kbytes): 2097152\n"
+    )
+    assert module.parse_time_v(time_v) == {"wall_seconds": 3723.5, "max_rss_mb": 2048.0}
+    header = "s\th:m:s\tmax_rss\tmax_vms\n"
+    (tmp_path / "ridge" / "m").mkdir(parents=True)
+    (tmp_path / "ridge" / "m" / "S01.tsv").write_text(header + "2.0\t0:00:02\t100.0\t200\n")
+    (tmp_path / "ridge" / "m" / "S02.tsv").write_text(header + "3.0\t0:00:03\t150.0\t200\n")
+    (tmp_path / "tables.tsv").write_text(header + "1.0\t0:00:01\t50.0\t80\n")
+    rules = module.per_rule(tmp_path)
+    assert rules.loc["ridge"].tolist() == [2, 5.0, 150.0] and rules.loc["tables"].tolist() == [1, 1.0, 50.0]
