@@ -78,8 +78,10 @@ def _workdir(root, name, model):
     workdir = root / name
     workdir.mkdir()
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    # The text arm's brain-alignment path only: no tasks (no training), no vision arm.
     config["tasks"] = {}
-    config["models"]["tiny-gpt2"] = {"dataset": "pereira", "pretrained": str(model)}
+    config["datasets"] = {"pereira": config["datasets"]["pereira"]}
+    config["models"] = {"tiny-gpt2": {"dataset": "pereira", "pretrained": str(model)}}
     config["features"]["layers"] = [0, -1]
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     return workdir

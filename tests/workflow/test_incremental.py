@@ -130,8 +130,9 @@ def test_adding_a_subject_adds_only_its_brain_and_ridge_jobs(completed, tmp_path
     for path in new:
         assert "S03" in path or path.startswith(GATHERED), path
     assert {plan[p][0] for p in new if "S03" in p} == {"simulate_pereira", "brains_pereira", "ridge"}
-    ridge_s01 = [p for p in plan if plan[p][0] == "ridge" and p.endswith("/S01.csv")]
-    assert len([p for p in new if plan[p][0] == "ridge" and p.endswith(".csv")]) == len(ridge_s01) > 0  # one per variant
+    # One ridge job per model variant, as for the subjects already there.
+    ridge_s01 = {p.replace("/S01.", "/S03.") for p in plan if plan[p][0] == "ridge" and "/S01." in p}
+    assert {p for p in new if plan[p][0] == "ridge"} == ridge_s01 and ridge_s01
 
 
 def test_the_shared_profiles_parse_and_plan(completed):

@@ -126,7 +126,7 @@ if "bold5000" in config["datasets"]:
                 "results/benchmarks/simulate_bold5000.tsv"
             threads: 1
             resources:
-                mem_mb=1000,
+                mem_mb=simulation_mem_mb("bold5000"),
                 runtime=10,
             conda:
                 "../../envs/brains.yaml"
@@ -150,7 +150,7 @@ if "bold5000" in config["datasets"]:
         threads: 1
         resources:
             mem_mb=mem_mb_from_inputs(4, 1000),
-            runtime=10,
+            runtime=runtime_from_inputs(0.1, 10),
         conda:
             "../../envs/brains.yaml"
         script:

@@ -494,15 +494,21 @@ def evaluation_mem_mb(wildcards):
 
 
 def tuning_runtime(wildcards):
-    """Minutes for one tune job: grows with the task's step budget."""
-    return 10 + task_tuning(wildcards.task)["steps"] // 10
+    """Minutes for one tune job: grows with its step budget (the task's, or tuning.vision's)."""
+    return 10 + tuning_settings(wildcards)["steps"] // 10
 
 
-def simulation_mem_mb():
-    """Simulated subjects: a few float64 copies of (up to ~1,000 stimuli x all ROIs' voxels)."""
-    n_voxels = sum(roi["n_voxels"] for roi in dataset_config("pereira")["simulate"]["rois"].values())
-    n_subjects = len(subjects("pereira")) if dataset_config("pereira")["loader"] == "npy627" else 1
-    return max(1000, int(500 + 4 * 8 * 1000 * n_voxels * n_subjects / 1e6))
+def simulation_mem_mb(dataset="pereira"):
+    """Simulated subjects: a few float64 copies of (stimuli x all ROIs' voxels) per job."""
+    simulate = dataset_config(dataset)["simulate"]
+    n_voxels = sum(roi["n_voxels"] for roi in simulate["rois"].values())
+    if dataset == "bold5000":  # one job writes every subject's trials, and the images
+        n_trials = simulate["n_images"] + simulate["repeated_images"] * simulate["n_repeats"]
+        n_values = len(subjects(dataset)) * n_trials * n_voxels + simulate["n_images"] * 3 * simulate["image_size"] ** 2
+    else:  # up to ~1,000 sentences; the npy627 layout writes every subject in one job
+        n_subjects = len(subjects(dataset)) if dataset_config(dataset)["loader"] == "npy627" else 1
+        n_values = n_subjects * 1000 * n_voxels
+    return max(1000, int(500 + 4 * 8 * n_values / 1e6))
 
 
 def runtime_from_inputs(minutes_per_mb, floor_minutes):

@@ -58,8 +58,8 @@ rule vision_tables:
         "results/benchmarks/vision_tables.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.1, 5),
     conda:
         "../../envs/ridge.yaml"
     script:
@@ -86,7 +86,7 @@ rule comparisons:
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(4, 1000),
-        runtime=30,
+        runtime=runtime_from_inputs(1, 30),
     conda:
         "../../envs/report.yaml"
     script:
@@ -107,8 +107,8 @@ rule figures:
         "results/benchmarks/figures.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=mem_mb_from_inputs(10, 2000),
+        runtime=runtime_from_inputs(0.2, 10),
     conda:
         "../../envs/report.yaml"
     script:
@@ -130,8 +130,8 @@ rule summary:
         "results/benchmarks/summary.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.1, 5),
     conda:
         "../../envs/report.yaml"
     script:

@@ -31,7 +31,7 @@ rule prepare_image_task:
     output:
         expand("results/tasks/{{task}}/{split}.h5", split=SPLITS),
     params:
-        task=lambda wildcards: task_config(wildcards.task),
+        task=lambda wildcards: task_data_config(wildcards.task),
         seed=config["seed"],
     log:
         "results/logs/prepare_image_task/{task}.log",
@@ -39,8 +39,8 @@ rule prepare_image_task:
         "results/benchmarks/prepare_image_task/{task}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=mem_mb_from_inputs(10, 4000),
+        runtime=runtime_from_inputs(0.1, 30),
     conda:
         "../../envs/tasks.yaml"
     script:
