@@ -427,6 +427,11 @@ CONFIG_CASES = {
         "ConfigError",
         "datasets.pereira.raw_dir",
     ),
+    "simulated-bold5000-image-dir-outside-results": (
+        _config_text(lambda c: c["datasets"]["bold5000"].update(image_dir="../outside")),
+        "ConfigError",
+        "datasets.bold5000.image_dir",
+    ),
 }
 
 

