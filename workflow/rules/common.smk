@@ -382,6 +382,7 @@ def feature_settings(wildcards):
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
     return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
 # --- statistics, figures and report (rules in report.smk) ---
+import types
 
 
 def pair_stores():
@@ -396,17 +397,18 @@ def figure_specs():
     figures; brainalign.plots.make_figure draws each.
     """
     specs = []
-    several_layers = len(config["features"]["layers"]) > 1
     for model, cfg in config["models"].items():
         dataset = cfg["dataset"]
+        tuned = bool(model_tasks(model)) and bool(tuned_methods())
+        several_layers = len(feature_settings(types.SimpleNamespace(model=model))["layers"]) > 1
         for direction in config["ridge"]["directions"]:
-            kinds = ["by_roi"] + (["by_task"] if config["tasks"] else []) + (["by_layer"] if several_layers else [])
+            kinds = ["by_roi"] + (["by_task"] if tuned else []) + (["by_layer"] if several_layers else [])
             for kind in kinds:
                 specs.append(
                     {"name": f"{dataset}_{model}_{direction}_{kind}", "kind": kind, "dataset": dataset,
                      "model": model, "direction": direction}
                 )
-        if config["tasks"]:
+        if tuned:
             specs.append({"name": f"{dataset}_{model}_difference", "kind": "difference", "dataset": dataset, "model": model})
     if config["tasks"]:
         specs.append({"name": "task_scores", "kind": "task_scores"})
