@@ -121,14 +121,15 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
     pandas.DataFrame
         One row per dataset x model x layer x ROI x subject x task, with one column per
         tuned method and a ``base`` column holding the untuned model's score (the same for
-        every task). ``subject == "mean"`` rows average over subjects.
+        every task). ``subject == "mean"`` rows average over subjects. ``simulated`` (after
+        ``dataset``) is True when any of the data set's rows is simulated.
     """
     keys = ["dataset", "model", "layer", "roi", "subject"]
     selected = scores[scores["metric"] == metric]
     if datasets is not None:
         selected = selected[selected["dataset"].isin(list(datasets))]
     if selected.empty:
-        return pd.DataFrame(columns=[*keys, "task", "prompt", "finetune", "base"])
+        return pd.DataFrame(columns=["dataset", "simulated", *keys[1:], "task", "prompt", "finetune", "base"])
     with_mean = pd.concat(
         [selected, selected.groupby([*keys[:-1], "task", "method"], as_index=False)["score"].mean().assign(subject="mean")],
         ignore_index=True,
@@ -139,7 +140,10 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
     pivot = pivot.join(base, on=keys)
     pivot.columns.name = None
     methods = [column for column in ("prompt", "finetune") if column in pivot.columns]
-    return pivot[[*keys, "task", *methods, "base"]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
+    pivot = pivot[[*keys, "task", *methods, "base"]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
+    simulated = selected["simulated"].astype(bool).groupby(selected["dataset"]).any()
+    pivot.insert(1, "simulated", pivot["dataset"].map(simulated).astype(bool))
+    return pivot
 
 
 VISION_PIVOT_ROIS: tuple[str, ...] = ("LOC", "OPA", "PPA", "RSC", "EarlyVis")
@@ -190,7 +194,6 @@ def vision_pivot(
             continue
         pivot = paper_pivot(selected, metric=metric)
         pivot.insert(0, "direction", direction)
-        pivot.insert(2, "simulated", bool(selected["simulated"].astype(bool).any()))
         pivot["task_name"] = pivot["task"].map(lambda task: task_names.get(task, task))
         frames.append(pivot)
     if not frames:

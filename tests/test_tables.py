@@ -73,7 +73,10 @@ def test_paper_pivot_puts_methods_side_by_side_with_the_base_score_and_a_subject
             frame["task"], frame["method"] = task, method
             rows.append(frame)
     pivot = paper_pivot(pd.concat(rows, ignore_index=True))
-    assert list(pivot.columns) == ["dataset", "model", "layer", "roi", "subject", "task", "prompt", "finetune", "base"]
+    assert list(pivot.columns) == [
+        "dataset", "simulated", "model", "layer", "roi", "subject", "task", "prompt", "finetune", "base"
+    ]
+    assert pivot["simulated"].all()  # the rows are simulated, so every pivot row says so
     assert set(pivot["task"]) == {"qa"}
     row = pivot[(pivot["roi"] == "language") & (pivot["subject"] == "mean")].iloc[0]
     assert row["prompt"] == pytest.approx(0.75) and row["finetune"] == pytest.approx(0.70) and row["base"] == pytest.approx(0.65)

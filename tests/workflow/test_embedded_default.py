@@ -77,6 +77,7 @@ def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
     assert set(pivots["subject"]) == {"S01", "S02", "mean"}
     assert len(pivots) == 3 * 4 * 3 * 3  # layers x ROIs x (subjects + mean) x tasks
     assert pivots[["prompt", "finetune", "base"]].notna().all().all()
+    assert pivots["simulated"].all()  # simulated data are labelled in every table they reach
 
 
 def test_task_scores_and_table1(embedded_run):
