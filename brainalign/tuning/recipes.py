@@ -125,11 +125,20 @@ def pretrain_base_model(
             "block_size": block_size,
             "seed": seed,
         }
-        (folder / PRETRAINING_SETTINGS_FILE).write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(folder, out_dir)
+        publish_pretrained(folder, out_dir, settings)
     return history
+
+
+def publish_pretrained(folder: Path, out_dir: Path, settings: Mapping[str, object]) -> None:
+    """Record the pre-training settings in ``folder`` and move it to ``out_dir`` in one rename.
+
+    ``folder`` must sit on the same file system as ``out_dir`` (a temporary sibling), so a
+    killed job never leaves a half-written model that a rerun would trust.
+    """
+    (folder / PRETRAINING_SETTINGS_FILE).write_text(json.dumps(dict(settings), indent=1, sort_keys=True) + "\n")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(folder, out_dir)
 
 
 def tune_on_task(

@@ -7,10 +7,8 @@ steps, optimizer and seed; only what is trainable and the learning rate differ.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,7 +22,7 @@ from brainalign.io import atomic_output
 from brainalign.models.synthetic_shapes import SHAPES, synthetic_shapes
 from brainalign.models.vision import build_tiny_vit, image_size_of, load_vit
 from brainalign.tuning.loop import classification_objective, train
-from brainalign.tuning.recipes import PRETRAINING_LOSS_FILE, PRETRAINING_SETTINGS_FILE
+from brainalign.tuning.recipes import PRETRAINING_LOSS_FILE, publish_pretrained
 from brainalign.tuning.vision import (
     ImageBatches,
     image_evaluation_batches,
@@ -127,10 +125,7 @@ def pretrain_vit(
             "warmup_steps": warmup_steps,
             "seed": seed,
         }
-        (folder / PRETRAINING_SETTINGS_FILE).write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(folder, out_dir)
+        publish_pretrained(folder, out_dir, settings)
     return history
 
 
