@@ -3,22 +3,28 @@
 ``local_slurm.sh`` (beside this file) starts munged, slurmctld and slurmd in a test-owned
 directory; the workflow then runs with ``--profile profiles/slurm`` (every job an ``sbatch``
 job, its status read with ``squeue``) and its tables must be byte-identical to a local run of
-the same config. The config is the embedded default without tasks (no training, which the
-profile sends to GPU nodes; the test node has none) and with a saved stand-in model.
+the same config.
 
-- CI runs the reduced form: the local run's results minus ridge and tables are finished
-  through SLURM (two ridge jobs and the tables job), about 40 s on top of the local run.
-- ``BRAINALIGN_SLURM_FULL=1`` adds the whole workflow through SLURM (simulation, brain
-  loading, stimulus table, features, ridge, tables: 9 jobs, about 2 minutes on 2 cores).
+- CI runs the reduced form: the embedded default without tasks or vision arm and with a saved
+  stand-in model runs locally; its results minus ridge and tables are then finished through
+  SLURM (two ridge jobs and the tables job), about 40 s on top of the local run.
+- ``BRAINALIGN_SLURM_FULL=1`` adds the embedded default itself (both models, text and image
+  tasks, tuning, evaluation, features, ridge, statistics, figures, report: 85 SLURM jobs) run
+  with the one documented command, ``local_slurm.sh run`` (what ``make slurm-demo`` runs; no
+  GPU requests, the node has none), against a local ``--cores 2`` run of the same config:
+  every table byte-identical. 20-40 minutes on 2 shared cores.
 
 The daemons are stopped by PID however the tests end. Needs root and Debian's ``slurm-wlm``
 + ``munge`` (``.ci/run`` installs them when apt-get can); otherwise the tests skip and say why.
 """
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -132,16 +138,83 @@ def test_ridge_jobs_through_slurm_match_the_local_run(slurm_cluster, local_run, 
         assert (cluster / table).read_bytes() == (local / table).read_bytes(), table
 
 
+def _timed_run(command, env, log, timeout):
+    """Runs ``command`` with its output in ``log``; on timeout SIGTERM (``local_slurm.sh run``
+    then cancels the jobs and stops its daemons), SIGKILL 90 s later. Returns (status, seconds)."""
+    start = time.monotonic()
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            status = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            status = None
+    return status, time.monotonic() - start
+
+
+def _tables(workdir):
+    return sorted(str(path.relative_to(workdir)) for path in (workdir / "results" / "tables").rglob("*.csv"))
+
+
 @pytest.mark.skipif(
     os.environ.get("BRAINALIGN_SLURM_FULL") != "1",
-    reason="the whole workflow through SLURM takes ~2 minutes on 2 cores: set BRAINALIGN_SLURM_FULL=1",
+    reason="the embedded default through SLURM takes 20-40 minutes on 2 cores: set BRAINALIGN_SLURM_FULL=1",
 )
-def test_the_whole_workflow_through_slurm_matches_the_local_run(slurm_cluster, local_run, tmp_path):
-    local, model = local_run
-    cluster = _workdir(tmp_path, "slurm", model)
-    log = _run_through_slurm(cluster, slurm_cluster)
-    for rule in ("simulate_pereira", "brains_pereira", "stimulus_table", "features", "ridge", "tables"):
-        assert f"rule {rule}:" in log
-    assert len(_completed_slurm_jobs(slurm_cluster)) >= 9
-    for table in TABLES:
+def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
+    reason = _missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env.pop("BRAINALIGN_SLURM_GPUS", None)  # `run`'s default: no GPU requests
+    snakemake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    local.mkdir()
+    cluster.mkdir()
+
+    status, local_seconds = _timed_run([*snakemake, "--directory", str(local), "--cores", "2"], env, tmp_path / "local.log", 1800)
+    local_log = (tmp_path / "local.log").read_text()
+    assert status == 0, local_log[-3000:]
+    local_jobs = len(re.findall(r"^rule \w+:$", local_log, flags=re.MULTILINE))
+
+    # The documented command (as `make slurm-demo` runs it), in its own cluster directory; a
+    # short path, as munge's socket must fit in 108 bytes. Status checks from 2 s, not 20.
+    directory = Path(subprocess.check_output(["mktemp", "-d", "/tmp/brainalign-slurm.XXXXXX"], text=True).strip())
+    try:
+        status, slurm_seconds = _timed_run(
+            ["bash", str(SCRIPT), "run", str(directory), "--", "-s", str(ROOT / "Snakefile"),
+             "--directory", str(cluster), "--slurm-init-seconds-before-status-checks", "2"],
+            dict(env, SNAKEMAKE=f"{sys.executable} -m snakemake"), tmp_path / "slurm.log", 3000,
+        )
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop", str(directory)], capture_output=True, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+    log = (tmp_path / "slurm.log").read_text()
+    assert status == 0, log[-4000:]
+
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", log)
+    finished = re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", log, flags=re.MULTILINE)
+    print(f"\nembedded default: local --cores 2 {local_seconds:.0f} s, {local_jobs} jobs; "
+          f"through SLURM {slurm_seconds:.0f} s, {len(submitted)} sbatch jobs")
+
+    tables = _tables(local)
+    for name in ("decoding.csv", "encoding.csv", "comparisons.csv", "paper/tables2to5_decoding.csv",
+                 "paper/table1_bertscore.csv", "paper/table6_accuracy.csv", "paper/tables7to8_bold5000.csv"):
+        assert f"results/tables/{name}" in tables, name
+    assert _tables(cluster) == tables
+    for table in tables:
         assert (cluster / table).read_bytes() == (local / table).read_bytes(), table
+
+    # Every job of the local run was an sbatch job here and finished (`all` runs locally in both).
+    assert local_jobs >= 80 and len(submitted) == len(set(submitted)) == local_jobs, (local_jobs, len(submitted))
+    assert len([rule for rule in finished if rule != "all"]) == local_jobs
+    assert {"tune", "evaluate", "features", "ridge", "tables", "comparisons", "figures"} <= set(finished)
+    # The profile's GPU request (BRAINALIGN_SLURM_GPUS, `run` makes it 0: no --gpus on sbatch)
+    # reached the training and generation jobs: 2 pre-training, 12 tune, 15 evaluate jobs.
+    gpu_requests = re.findall(r"^\s+resources: .*\bgpu=(\d+)", log, flags=re.MULTILINE)
+    assert len(gpu_requests) == finished.count("pretrain_base") + finished.count("tune") + finished.count("evaluate")
+    assert set(gpu_requests) == {"0"}
