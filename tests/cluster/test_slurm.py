@@ -176,7 +176,7 @@ def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
     local.mkdir()
     cluster.mkdir()
 
-    status, local_seconds = _timed_run([*snakemake, "--directory", str(local), "--cores", "2"], env, tmp_path / "local.log", 1800)
+    status, local_seconds = _timed_run([*snakemake, "--directory", str(local), "--cores", "2"], env, tmp_path / "local.log", 3600)
     local_log = (tmp_path / "local.log").read_text()
     assert status == 0, local_log[-3000:]
     local_jobs = len(re.findall(r"^rule \w+:$", local_log, flags=re.MULTILINE))
@@ -188,7 +188,7 @@ def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
         status, slurm_seconds = _timed_run(
             ["bash", str(SCRIPT), "run", str(directory), "--", "-s", str(ROOT / "Snakefile"),
              "--directory", str(cluster), "--slurm-init-seconds-before-status-checks", "2"],
-            dict(env, SNAKEMAKE=f"{sys.executable} -m snakemake"), tmp_path / "slurm.log", 3000,
+            dict(env, SNAKEMAKE=f"{sys.executable} -m snakemake"), tmp_path / "slurm.log", 3600,
         )
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop", str(directory)], capture_output=True, timeout=60)
