@@ -46,6 +46,18 @@ def test_contrasts_cover_method_pairs_and_base_for_any_tasks():
     ]
     vision = contrasts_for([("mnist", "prompt"), ("mnist", "finetune"), ("cifar10", "finetune")])
     assert vision == [("mnist", ("mnist", "prompt"), ("mnist", "finetune"))]
+    extended = contrasts_for([("none", "base"), ("none", "random"), ("qa", "lora"), ("qa", "finetune"), ("qa", "prompt")])
+    assert extended == [
+        ("none", ("none", "base"), ("none", "random")),  # what pre-training adds to the architecture
+        ("qa", ("qa", "prompt"), ("qa", "finetune")),
+        ("qa", ("qa", "prompt"), ("qa", "lora")),
+        ("qa", ("qa", "finetune"), ("qa", "lora")),
+        ("qa", ("qa", "prompt"), ("none", "base")),
+        ("qa", ("qa", "finetune"), ("none", "base")),
+        ("qa", ("qa", "lora"), ("none", "base")),
+    ]
+    # Without the base model, the untrained one is compared with nothing (a floor only).
+    assert contrasts_for([("none", "random"), ("qa", "prompt")]) == []
 
 
 def test_planted_difference_is_found_per_subject_and_tested_over_subjects():

@@ -1,12 +1,17 @@
-"""Tuning a ViT on an image classification task: linear probe, visual prompts or everything.
+"""Tuning a ViT on an image classification task: linear probe, visual prompts, LoRA or everything.
 
-Three methods, all trained by the one training loop (:func:`brainalign.tuning.loop.train`
+Four methods, all trained by the one training loop (:func:`brainalign.tuning.loop.train`
 with :func:`~brainalign.tuning.loop.classification_objective`) on the same batches:
 
 - ``base``: frozen backbone + a new linear head (the paper's "base model" accuracy);
 - ``prompt``: visual prompt tuning (Jia et al. 2022; :mod:`brainalign.models.visual_prompt`)
   + a new linear head, backbone frozen;
-- ``finetune``: a new head and every backbone weight trainable.
+- ``finetune``: a new head and every backbone weight trainable;
+- ``lora``: a new head + LoRA updates of the attention's query and value projections (``q_proj``, ``v_proj``)
+  (:mod:`brainalign.tuning.lora`), backbone frozen.
+
+Features of the untuned backbone (``base`` without a checkpoint) and of its untrained twin
+(``random``, :mod:`brainalign.models.untrained`) need no training.
 
 Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 
@@ -14,6 +19,8 @@ Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 - ``prompt``: ``head.safetensors`` and ``visual_prompt.safetensors`` (``prompts``,
   (L or 1, P, D)); the backbone is the base model's and is not copied;
 - ``finetune``: a ``save_pretrained`` folder (``config.json``, ``model.safetensors``);
+- ``lora``: PEFT's adapter folder (``adapter_model.safetensors`` with the low-rank matrices
+  and the head, ``adapter_config.json``);
 - all: ``tuning.json`` (the settings, ``method``, ``num_labels`` and, for prompt,
   ``num_prompt_tokens`` and ``deep``).
 """
@@ -36,20 +43,24 @@ import numpy as np
 from brainalign.errors import ConfigError, DataError
 from brainalign.io import sha256_file
 from brainalign.models.language import _apply_default_permissions, _move_into_place, model_identity
+from brainalign.models.untrained import RANDOM_METHOD, untrained_copy
 from brainalign.models.vision import load_vit, preprocess_images, replace_head
 from brainalign.models.visual_prompt import attach_visual_prompt, visual_prompt_of
+from brainalign.tuning.lora import ADAPTER_WEIGHTS, LORA_METHOD, attach_lora, is_lora_model, load_lora_merged
 from brainalign.tuning.methods import TUNING_FILE, read_tuning_settings, trainable_parameter_names
 
 logger = logging.getLogger(__name__)
 
-VISION_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
+VISION_METHODS: tuple[str, ...] = ("base", "prompt", "finetune", LORA_METHOD)
+#: Methods whose model :func:`load_vision_tuned` builds without a checkpoint (features only).
+UNTRAINED_METHODS: tuple[str, ...] = ("base", RANDOM_METHOD)
 HEAD_FILE = "head.safetensors"
 PROMPT_FILE = "visual_prompt.safetensors"
 
 
-def _check_method(method: str) -> None:
-    if method not in VISION_METHODS:
-        raise ConfigError(f"unknown vision tuning method {method!r}; choose one of {', '.join(VISION_METHODS)}")
+def _check_method(method: str, allowed: tuple[str, ...] = VISION_METHODS) -> None:
+    if method not in allowed:
+        raise ConfigError(f"unknown vision tuning method {method!r}; choose one of {', '.join(allowed)}")
 
 
 def prepare_vit_for_tuning(
@@ -60,24 +71,29 @@ def prepare_vit_for_tuning(
     num_prompt_tokens: int = 10,
     deep: bool = False,
     seed: int = 0,
+    lora: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Give ``model`` a new head (and prompts) and make exactly the parameters of ``method`` trainable.
+    """Give ``model`` a new head (and prompts or adapters) and make exactly the parameters of
+    ``method`` trainable.
 
     Parameters
     ----------
     model : transformers.ViTForImageClassification
         From :func:`~brainalign.models.vision.load_vit`; modified in place.
-    method : {"base", "prompt", "finetune"}
+    method : {"base", "prompt", "finetune", "lora"}
     num_labels : int
         Classes of the task (size of the new head).
     num_prompt_tokens, deep : int, bool
         Visual prompt length and depth (``prompt`` only).
     seed : int
         Seed of the head and prompt initialisation.
+    lora : mapping, optional
+        ``rank``, ``alpha``, ``dropout``, ``target_modules`` of
+        :func:`~brainalign.tuning.lora.attach_lora` (``lora`` only).
 
     Returns
     -------
-    The same model, in training mode.
+    The same model (``lora``: a ``peft.PeftModel`` wrapping it), in training mode.
 
     Raises
     ------
@@ -87,6 +103,12 @@ def prepare_vit_for_tuning(
     """
     _check_method(method)
     replace_head(model, num_labels, seed=seed)
+    if method == LORA_METHOD:
+        settings = dict(lora or {})
+        return attach_lora(
+            model, rank=settings.get("rank", 8), alpha=settings.get("alpha", 16), dropout=settings.get("dropout", 0.0),
+            target_modules=settings.get("target_modules"), modules_to_save=["classifier"],
+        )
     if method == "prompt":
         attach_visual_prompt(model, num_prompt_tokens, deep=deep, seed=seed + 1)
     for name, p in model.named_parameters():
@@ -185,10 +207,10 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
 
     Parameters
     ----------
-    model : transformers.ViTForImageClassification
+    model : transformers.ViTForImageClassification or peft.PeftModel
         Prepared by :func:`prepare_vit_for_tuning` (and trained).
     out_dir : path-like
-    method : {"base", "prompt", "finetune"}
+    method : {"base", "prompt", "finetune", "lora"}
     settings : mapping
         JSON-serialisable settings, written to ``tuning.json`` with ``method``,
         ``num_labels`` and the prompt's shape.
@@ -205,6 +227,8 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
     prompt = visual_prompt_of(model)
     if (method == "prompt") != (prompt is not None):
         raise ConfigError(f"method {method!r} got a model {'without' if prompt is None else 'with'} a visual prompt")
+    if (method == LORA_METHOD) != is_lora_model(model):
+        raise ConfigError(f"method {method!r} got a model {'with' if is_lora_model(model) else 'without'} LoRA adapters")
     record = {"method": method, **dict(settings), "num_labels": int(model.config.num_labels)}
     if prompt is not None:
         record.update(num_prompt_tokens=prompt.num_tokens, deep=prompt.deep)
@@ -217,7 +241,7 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        if method == "finetune":
+        if method in ("finetune", LORA_METHOD):
             model.save_pretrained(tmp_dir, safe_serialization=True)
         else:
             head = {f"classifier.{k}": v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
@@ -240,6 +264,7 @@ def load_vision_tuned(
     method: str,
     *,
     device: str | Any | None = None,
+    seed: int = 0,
 ) -> Any:
     """Load the ViT of a method, ready for evaluation or features (eval mode, nothing trainable).
 
@@ -248,10 +273,13 @@ def load_vision_tuned(
     base_source : str or path-like
         The base model (hub id or folder).
     checkpoint_dir : path-like or None
-        Written by :func:`save_vision_checkpoint`. None only for ``base``: the untuned
-        backbone (for features; its head is whatever the base model carries).
-    method : {"base", "prompt", "finetune"}
+        Written by :func:`save_vision_checkpoint`. None only for ``base`` (the untuned
+        backbone, for features; its head is whatever the base model carries) and ``random``
+        (the same architecture, untrained).
+    method : {"base", "random", "prompt", "finetune", "lora"}
     device : str or torch.device, optional
+    seed : int
+        Initialisation seed of ``random``.
 
     Raises
     ------
@@ -261,11 +289,11 @@ def load_vision_tuned(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    _check_method(method)
-    if checkpoint_dir is None and method == "base":
+    _check_method(method, (*VISION_METHODS, RANDOM_METHOD))
+    if checkpoint_dir is None and method in UNTRAINED_METHODS:
         model = load_vit(base_source, device=device)
         model.requires_grad_(False)
-        return model
+        return model if method == "base" else untrained_copy(model, seed=seed)
     if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
         raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
     settings = read_tuning_settings(checkpoint_dir)
@@ -273,6 +301,10 @@ def load_vision_tuned(
         raise DataError(f"checkpoint {checkpoint_dir} was written by method {settings.get('method')!r}, not {method!r}")
     if method == "finetune":
         model = load_vit(checkpoint_dir, device=device)
+    elif method == LORA_METHOD:
+        model = load_vit(base_source, device=device)
+        replace_head(model, int(settings["num_labels"]), seed=0)
+        model = load_lora_merged(model, checkpoint_dir)
     else:
         model = load_vit(base_source, device=device)
         replace_head(model, int(settings["num_labels"]), seed=0)
@@ -294,7 +326,7 @@ def load_vision_tuned(
 
 
 def vision_checkpoint_identity(
-    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, method: str
+    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, method: str, *, seed: int = 0
 ) -> dict[str, str]:
     """What a method's ViT is made of, for feature-store identities (cache keys).
 
@@ -302,18 +334,22 @@ def vision_checkpoint_identity(
     -------
     dict[str, str]
         ``finetune``: the checkpoint folder's identity; ``base`` without a checkpoint: the
-        base model's; ``base``/``prompt`` with one: the base model's plus ``adapter``
-        (the folder) and ``adapter_sha256`` (of its weight files and ``tuning.json``).
-        Each with ``method``.
+        base model's; ``random``: the base model's and the initialisation ``seed``;
+        ``base``/``prompt``/``lora`` with one: the base model's plus ``adapter`` (the
+        folder) and ``adapter_sha256`` (of its weight files and ``tuning.json``). Each
+        with ``method``.
     """
-    _check_method(method)
+    _check_method(method, (*VISION_METHODS, RANDOM_METHOD))
     if checkpoint_dir is None and method == "base":
         return {**model_identity(base_source), "method": method}
+    if method == RANDOM_METHOD:
+        return {**model_identity(base_source), "method": method, "seed": str(seed)}
     if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
         raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
     if method == "finetune":
         return {**model_identity(checkpoint_dir), "method": method}
-    names = [HEAD_FILE, *([PROMPT_FILE] if method == "prompt" else []), TUNING_FILE]
+    weights = {"base": [HEAD_FILE], "prompt": [HEAD_FILE, PROMPT_FILE], LORA_METHOD: [ADAPTER_WEIGHTS]}[method]
+    names = [*weights, TUNING_FILE]
     files = [Path(checkpoint_dir) / name for name in names]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
