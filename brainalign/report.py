@@ -68,15 +68,22 @@ def methods_blocks(config: Mapping) -> list[Block]:
         details = [f"{method}: learning rate {tuning.get(method, {}).get('learning_rate', '?')}" for method in methods]
         if "prompt" in methods:
             details.append(f"soft prompt of {tuning.get('prompt', {}).get('num_virtual_tokens', '?')} virtual tokens")
+        if "lora" in methods:
+            lora = tuning.get("lora", {})
+            details.append(f"LoRA of rank {lora.get('rank', '?')} (alpha {lora.get('alpha', '?')}) on the attention weights")
         blocks.append(Block("p", (
             f"Tuning. Tasks {_join(tasks)}; methods {_join(methods)} (plus the untuned base model), each with "
             f"{tuning.get('steps', '?')} optimizer steps of batch size {tuning.get('batch_size', '?')}, the same data "
             f"order and seed; {'; '.join(details)}."
         )))
     features = config.get("features", {})
+    floor = (
+        f" The random baseline is each model's architecture with untrained weights drawn from seed {config.get('seed', '?')}."
+        if "random" in config.get("baselines", []) else ""
+    )
     blocks.append(Block("p", (
         f"Features. Hidden-state layers {_join(features.get('layers', []))} ({features.get('pooling', '?')} pooling "
-        "over the stimulus tokens)."
+        "over the stimulus tokens)." + floor
     )))
     ridge = config.get("ridge", {})
     blocks.append(Block("p", (

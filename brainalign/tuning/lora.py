@@ -84,6 +84,8 @@ def attach_lora(
         raise ConfigError(f"LoRA alpha must be positive, got {alpha!r} (config: tuning.lora.alpha)")
     if not 0 <= dropout < 1:
         raise ConfigError(f"LoRA dropout must be in [0, 1), got {dropout!r} (config: tuning.lora.dropout)")
+    from transformers.pytorch_utils import Conv1D
+
     model_type = getattr(model.config, "model_type", None)
     targets = list(target_modules) if target_modules else DEFAULT_TARGET_MODULES.get(model_type)
     config = LoraConfig(
@@ -91,6 +93,8 @@ def attach_lora(
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=targets,
+        # GPT-2 stores its linear layers transposed (Conv1D): PEFT needs to be told.
+        fan_in_fan_out=any(isinstance(module, Conv1D) for module in model.modules()),
         modules_to_save=list(modules_to_save) if modules_to_save else None,
         task_type=TaskType.CAUSAL_LM if causal_lm else None,
     )
