@@ -103,6 +103,15 @@ def contrasts_for(variants: Iterable[tuple[str, str]]) -> list[tuple[str, tuple[
     return contrasts
 
 
+def main_contrast(comparisons: pd.DataFrame) -> str | None:
+    """The contrast figures and the summary lead with: the first between two tuned methods
+    (e.g. ``prompt-finetune``), else the first one; None without comparisons."""
+    if comparisons.empty:
+        return None
+    tuned = comparisons[~comparisons["method_a"].isin(UNTUNED_METHODS) & ~comparisons["method_b"].isin(UNTUNED_METHODS)]
+    return str((tuned if not tuned.empty else comparisons)["contrast"].iloc[0])
+
+
 def _subject_row(
     store_a: PairStore, store_b: PairStore, key: tuple[str, str, int], *, statistics: StatisticsSettings, seed: int,
     identity: tuple,

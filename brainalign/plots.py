@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from brainalign.comparisons import main_contrast  # noqa: E402
 from brainalign.io import atomic_output  # noqa: E402
 from brainalign.tables import UNTUNED_METHODS, ordered_methods  # noqa: E402
 
@@ -335,14 +336,6 @@ def _deepest_layer(frame: pd.DataFrame) -> int | None:
     return int(frame["layer"].max()) if not frame.empty else None
 
 
-def _main_contrast(comparisons: pd.DataFrame) -> str | None:
-    """The first contrast between two tuned methods (e.g. prompt-finetune), else the first one."""
-    if comparisons.empty:
-        return None
-    tuned = comparisons[~comparisons["method_a"].isin(UNTUNED_METHODS) & ~comparisons["method_b"].isin(UNTUNED_METHODS)]
-    return str((tuned if not tuned.empty else comparisons)["contrast"].iloc[0])
-
-
 def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.DataFrame | None = None,
                 task_scores: pd.DataFrame | None = None, fdr_alpha: float = 0.05) -> Figure:
     """Draw the figure a spec names (the workflow lists the specs; see ``figure_specs`` in common.smk).
@@ -369,7 +362,7 @@ def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.
         return plot_task_scores(task_scores)
     if kind == "difference":
         rows = comparisons[(comparisons["dataset"] == spec["dataset"]) & (comparisons["model"] == spec["model"])]
-        contrast = _main_contrast(rows)
+        contrast = main_contrast(rows)
         if contrast is not None:
             return plot_differences(rows, dataset=spec["dataset"], model=spec["model"], contrast=contrast,
                                     layer=_deepest_layer(rows), fdr_alpha=fdr_alpha)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from brainalign.comparisons import main_contrast
+
 
 @dataclass(frozen=True)
 class Block:
@@ -171,13 +173,11 @@ def summary_blocks(
                 f"{_fmt(per_subject['diff'].mean())}"
             )
         blocks.append(Block("ul", tuple(counts)))
-        main = group_rows[group_rows["method_b"] != "base"]
-        main = main if not main.empty else group_rows
-        if not main.empty:
+        contrast = main_contrast(group_rows)
+        if contrast is not None:
+            main = group_rows[group_rows["contrast"] == contrast]
             layer = int(main["layer"].max())
             main = main[main["layer"] == layer]
-            contrast = str(main["contrast"].iloc[0])
-            main = main[main["contrast"] == contrast]
             blocks.append(Block("p", (
                 f"{contrast} over subjects at layer {layer} (mean difference [{'t-interval over subjects'}], "
                 f"sign-flip p, BH q; with few subjects the over-subject test cannot reach significance, see the "

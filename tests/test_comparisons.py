@@ -87,3 +87,15 @@ def test_variants_scored_on_other_stimuli_are_refused():
         compare_variants(stores, statistics=STATISTICS, seed=0)
     with pytest.raises(DataError, match="no pair stores"):
         compare_pair_stores([], statistics=STATISTICS, seed=0)
+
+
+def test_main_contrast_is_between_tuned_methods_when_there_is_one():
+    import pandas as pd
+
+    from brainalign.comparisons import main_contrast
+
+    rows = pd.DataFrame({"contrast": ["base-random", "prompt-base", "prompt-finetune"],
+                         "method_a": ["base", "prompt", "prompt"], "method_b": ["random", "base", "finetune"]})
+    assert main_contrast(rows) == "prompt-finetune"
+    assert main_contrast(rows.iloc[:2]) == "base-random"
+    assert main_contrast(rows.iloc[:0]) is None
