@@ -24,12 +24,13 @@ Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,31 +218,79 @@ def save_checkpoint(
             raise ConfigError("method 'finetune' got a PEFT model")
         if tokenizer is None:
             tokenizer = _source_tokenizer(model)
-    try:
-        record = json.dumps({"method": method, **dict(settings)}, indent=2, sort_keys=True)
-    except TypeError as exc:
-        raise ConfigError(f"tuning settings must be JSON-serialisable ({exc})") from exc
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / TUNING_FILE).is_file():
-        raise ConfigError(
-            f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})"
-        )
-
-    tmp_dir = temporary_sibling(out_dir, directory=True)
-    try:
+    with checkpoint_folder(out_dir, {"method": method, **dict(settings)}) as tmp_dir:
         model.save_pretrained(tmp_dir, safe_serialization=True)
         if method == "finetune":
             tokenizer.save_pretrained(tmp_dir)
         weights = "adapter_model.safetensors" if method in ADAPTER_METHODS else "model.safetensors"
         if not (tmp_dir / weights).is_file() or any(tmp_dir.glob("*.bin")):
             raise RuntimeError(f"save_pretrained did not write {weights} (or wrote .bin weights) in {tmp_dir}")
-        (tmp_dir / TUNING_FILE).write_text(record + "\n", encoding="utf-8")
+    logger.info("saved %s checkpoint to %s", method, out_dir)
+    return out_dir
+
+
+@contextlib.contextmanager
+def checkpoint_folder(out_dir: str | os.PathLike, record: Mapping[str, Any]) -> Iterator[Path]:
+    """A temporary sibling folder that becomes the checkpoint ``out_dir`` when the block succeeds.
+
+    The caller writes the weights into the yielded folder; ``record`` (the method and the
+    settings) is written to ``tuning.json`` after them, and the folder is renamed onto
+    ``out_dir`` (replacing an old checkpoint) only then, so an interrupted save leaves no
+    half-written checkpoint. On an error the folder is removed.
+
+    Raises
+    ------
+    ConfigError
+        ``record`` is not JSON-serialisable, or ``out_dir`` holds something that is not a
+        checkpoint (no ``tuning.json``), which is never overwritten.
+    """
+    out_dir = Path(out_dir)
+    try:
+        text = json.dumps(dict(record), indent=2, sort_keys=True)
+    except TypeError as exc:
+        raise ConfigError(f"tuning settings must be JSON-serialisable ({exc})") from exc
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / TUNING_FILE).is_file():
+        raise ConfigError(
+            f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})"
+        )
+    tmp_dir = temporary_sibling(out_dir, directory=True)
+    try:
+        yield tmp_dir
+        (tmp_dir / TUNING_FILE).write_text(text + "\n", encoding="utf-8")
         _apply_default_permissions(tmp_dir)
         _move_into_place(tmp_dir, out_dir)
     finally:
         if tmp_dir.exists():
             shutil.rmtree(tmp_dir, ignore_errors=True)
-    logger.info("saved %s checkpoint to %s", method, out_dir)
-    return out_dir
+
+
+def adapter_identity(
+    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike, method: str, files: Sequence[str]
+) -> dict[str, str]:
+    """Identity of a checkpoint that adds weights to an uncopied base model (cache keys).
+
+    Returns
+    -------
+    dict[str, str]
+        The base model's identity, ``method``, ``adapter`` (the folder) and
+        ``adapter_sha256`` (of ``files`` and ``tuning.json`` in it).
+
+    Raises
+    ------
+    DataError
+        One of the files is missing.
+    """
+    paths = [Path(checkpoint_dir) / name for name in (*files, TUNING_FILE)]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise DataError(f"{method} checkpoint {checkpoint_dir} lacks {missing}; rerun the tuning rule")
+    combined = "".join(f"{path.name}\t{sha256_file(path)}\n" for path in paths)
+    return {
+        **model_identity(base_source),
+        "method": method,
+        "adapter": os.fspath(checkpoint_dir),
+        "adapter_sha256": hashlib.sha256(combined.encode()).hexdigest(),
+    }
 
 
 def _source_tokenizer(model: Any) -> Any:
@@ -369,14 +418,4 @@ def checkpoint_identity(
         raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
     if method == "finetune":
         return {**model_identity(checkpoint_dir), "method": method}
-    files = [Path(checkpoint_dir) / name for name in ("adapter_model.safetensors", TUNING_FILE)]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise DataError(f"{method} checkpoint {checkpoint_dir} lacks {missing}; rerun the tuning rule")
-    combined = "".join(f"{f.name}\t{sha256_file(f)}\n" for f in files)
-    return {
-        **model_identity(base_source),
-        "method": method,
-        "adapter": os.fspath(checkpoint_dir),
-        "adapter_sha256": hashlib.sha256(combined.encode()).hexdigest(),
-    }
+    return adapter_identity(base_source, checkpoint_dir, method, ["adapter_model.safetensors"])

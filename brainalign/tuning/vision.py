@@ -27,13 +27,9 @@ Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import random
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,13 +37,17 @@ from typing import Any
 import numpy as np
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
-from brainalign.models.language import _apply_default_permissions, _move_into_place, model_identity
+from brainalign.models.language import model_identity
 from brainalign.models.untrained import RANDOM_METHOD, untrained_copy
 from brainalign.models.vision import load_vit, preprocess_images, replace_head
 from brainalign.models.visual_prompt import attach_visual_prompt, visual_prompt_of
 from brainalign.tuning.lora import ADAPTER_WEIGHTS, LORA_METHOD, attach_lora, is_lora_model, load_lora_merged
-from brainalign.tuning.methods import TUNING_FILE, read_tuning_settings, trainable_parameter_names
+from brainalign.tuning.methods import (
+    adapter_identity,
+    checkpoint_folder,
+    read_tuning_settings,
+    trainable_parameter_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -232,15 +232,7 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
     record = {"method": method, **dict(settings), "num_labels": int(model.config.num_labels)}
     if prompt is not None:
         record.update(num_prompt_tokens=prompt.num_tokens, deep=prompt.deep)
-    try:
-        text = json.dumps(record, indent=2, sort_keys=True)
-    except TypeError as exc:
-        raise ConfigError(f"tuning settings must be JSON-serialisable ({exc})") from exc
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / TUNING_FILE).is_file():
-        raise ConfigError(f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
+    with checkpoint_folder(out_dir, record) as tmp_dir:
         if method in ("finetune", LORA_METHOD):
             model.save_pretrained(tmp_dir, safe_serialization=True)
         else:
@@ -248,12 +240,6 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
             save_file(head, tmp_dir / HEAD_FILE)
             if prompt is not None:
                 save_file({"prompts": prompt.prompts.detach().cpu().contiguous()}, tmp_dir / PROMPT_FILE)
-        (tmp_dir / TUNING_FILE).write_text(text + "\n", encoding="utf-8")
-        _apply_default_permissions(tmp_dir)
-        _move_into_place(tmp_dir, out_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir, ignore_errors=True)
     logger.info("saved %s checkpoint to %s", method, out_dir)
     return out_dir
 
@@ -349,15 +335,4 @@ def vision_checkpoint_identity(
     if method == "finetune":
         return {**model_identity(checkpoint_dir), "method": method}
     weights = {"base": [HEAD_FILE], "prompt": [HEAD_FILE, PROMPT_FILE], LORA_METHOD: [ADAPTER_WEIGHTS]}[method]
-    names = [*weights, TUNING_FILE]
-    files = [Path(checkpoint_dir) / name for name in names]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise DataError(f"{method} checkpoint {checkpoint_dir} lacks {missing}; rerun the tuning rule")
-    combined = "".join(f"{f.name}\t{sha256_file(f)}\n" for f in files)
-    return {
-        **model_identity(base_source),
-        "method": method,
-        "adapter": os.fspath(checkpoint_dir),
-        "adapter_sha256": hashlib.sha256(combined.encode()).hexdigest(),
-    }
+    return adapter_identity(base_source, checkpoint_dir, method, weights)
