@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from brainalign.models.language import model_identity
 from brainalign.models.untrained import RANDOM_METHOD, untrained_copy
 from brainalign.models.vision import load_vit, preprocess_images, replace_head
 from brainalign.models.visual_prompt import attach_visual_prompt, visual_prompt_of
+from brainalign.tuning.data import check_batch_size, shuffled_index_batches
 from brainalign.tuning.lora import ADAPTER_WEIGHTS, LORA_METHOD, attach_lora, is_lora_model, load_lora_merged
 from brainalign.tuning.methods import (
     adapter_identity,
@@ -132,8 +132,7 @@ def prepare_vit_for_tuning(
 class ImageBatches:
     """An endless, reproducible stream of shuffled, preprocessed image batches.
 
-    Epoch ``e`` visits every image once in an order drawn from ``random.Random`` seeded by
-    ``"{seed}:{e}"`` (as :class:`brainalign.tuning.data.TrainingBatches` does for text), so
+    The batches of :func:`brainalign.tuning.data.shuffled_index_batches` (as for text), so
     two methods trained with the same seed see the same images in the same order. Each
     epoch's incomplete last batch is dropped (unless it is the only one).
 
@@ -153,24 +152,13 @@ class ImageBatches:
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, image_size: int, seed: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         self.images, self.labels = _checked(images, labels)
         self.batch_size, self.image_size, self.seed = batch_size, image_size, int(seed)
 
-    def epoch_order(self, epoch: int) -> list[int]:
-        order = list(range(len(self.labels)))
-        random.Random(f"{self.seed}:{epoch}").shuffle(order)
-        return order
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        epoch = 0
-        while True:
-            order = self.epoch_order(epoch)
-            stop = len(order) - len(order) % self.batch_size if len(order) >= self.batch_size else len(order)
-            for start in range(0, stop, self.batch_size):
-                yield _batch(self.images, self.labels, np.asarray(order[start : start + self.batch_size]), self.image_size)
-            epoch += 1
+        for index in shuffled_index_batches(len(self.labels), batch_size=self.batch_size, seed=self.seed):
+            yield _batch(self.images, self.labels, np.asarray(index), self.image_size)
 
 
 def image_evaluation_batches(
