@@ -159,7 +159,7 @@ run() {
     child=$!
     wait "$child" || status=$?
     child=
-    echo "local_slurm: snakemake exited with status $status; SLURM jobs by final state:" >&2
+    echo "local_slurm: snakemake exited with status $status; the last 10 minutes' SLURM jobs by state:" >&2
     squeue -h -t all -o %T 2>/dev/null | sort | uniq -c >&2 || true
     exit "$status"
 }
