@@ -85,8 +85,10 @@ def _workdir(root, name, model):
     workdir = root / name
     workdir.mkdir()
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    # The text arm's brain-alignment path only: no tasks (no training), no vision arm.
+    # The text arm's brain-alignment path only: no tasks (no training), no vision arm, no
+    # untrained baseline (the pre-trained stand-in alone: 2 ridge jobs).
     config["tasks"] = {}
+    config["baselines"] = []
     config["datasets"] = {"pereira": config["datasets"]["pereira"]}
     config["models"] = {"tiny-gpt2": {"dataset": "pereira", "pretrained": str(model)}}
     config["features"]["layers"] = [0, -1]
