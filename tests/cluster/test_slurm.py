@@ -9,10 +9,11 @@ the same config.
   stand-in model runs locally; its results minus ridge and tables are then finished through
   SLURM (two ridge jobs and the tables job), about 40 s on top of the local run.
 - ``BRAINALIGN_SLURM_FULL=1`` adds the embedded default itself (both models, text and image
-  tasks, tuning, evaluation, features, ridge, statistics, figures, report: 85 SLURM jobs) run
-  with the one documented command, ``local_slurm.sh run`` (what ``make slurm-demo`` runs; no
+  tasks, random baseline, tuning, evaluation, features, ridge, statistics, figures, report:
+  91 sbatch jobs) run with the one documented command, ``local_slurm.sh run`` (what ``make slurm-demo`` runs; no
   GPU requests, the node has none), against a local ``--cores 2`` run of the same config:
-  every table byte-identical. 20-40 minutes on 2 shared cores.
+  every table byte-identical. Two runs of the embedded default: an estimated 20 minutes on
+  2 quiet cores, about an hour on a loaded machine (each run may take an hour).
 
 The daemons are stopped by PID however the tests end. Needs root and Debian's ``slurm-wlm``
 + ``munge`` (``.ci/run`` installs them when apt-get can); otherwise the tests skip and say why.
@@ -173,7 +174,7 @@ def _tables(workdir):
 
 @pytest.mark.skipif(
     os.environ.get("BRAINALIGN_SLURM_FULL") != "1",
-    reason="the embedded default through SLURM takes 20-40 minutes on 2 cores: set BRAINALIGN_SLURM_FULL=1",
+    reason="the embedded default, locally and through SLURM: 20-60 minutes on 2 cores; set BRAINALIGN_SLURM_FULL=1",
 )
 def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
     reason = _missing_requirements()
