@@ -10,10 +10,11 @@ the same config.
   SLURM (two ridge jobs and the tables job), about 40 s on top of the local run.
 - ``BRAINALIGN_SLURM_FULL=1`` adds the embedded default itself (both models, text and image
   tasks, random baseline, tuning, evaluation, features, ridge, statistics, figures, report:
-  91 sbatch jobs) run with the one documented command, ``local_slurm.sh run`` (what ``make slurm-demo`` runs; no
-  GPU requests, the node has none), against a local ``--cores 2`` run of the same config:
-  every table byte-identical. Two runs of the embedded default: an estimated 20 minutes on
-  2 quiet cores, about an hour on a loaded machine (each run may take an hour).
+  91 sbatch jobs) run with the one documented command, ``local_slurm.sh run`` (what
+  ``make slurm-demo`` runs; no GPU requests, the node has none), against a local
+  ``--cores 2`` run of the same config: every table byte-identical. Two runs of the embedded
+  default: an estimated 20 minutes on 2 quiet cores, about an hour on a loaded machine (each
+  run may take an hour).
 
 The daemons are stopped by PID however the tests end. Needs root and Debian's ``slurm-wlm``
 + ``munge`` (``.ci/run`` installs them when apt-get can); otherwise the tests skip and say why.
