@@ -188,7 +188,9 @@ def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
     local.mkdir()
     cluster.mkdir()
 
-    status, local_seconds = _timed_run([*snakemake, "--directory", str(local), "--cores", "2"], env, tmp_path / "local.log", 3600)
+    status, local_seconds = _timed_run(
+        [*snakemake, "--directory", str(local), "--cores", "2"], env, tmp_path / "local.log", 3600
+    )
     local_log = (tmp_path / "local.log").read_text()
     assert status == 0, local_log[-3000:]
     local_finished = _finished_jobs(local_log)
