@@ -7,7 +7,9 @@ the same config.
 
 - CI runs the reduced form: the embedded default without tasks or vision arm and with a saved
   stand-in model runs locally; its results minus ridge and tables are then finished through
-  SLURM (two ridge jobs and the tables job), about 40 s on top of the local run.
+  SLURM (two ridge jobs and the tables job), about 40 s on top of the local run. CI also
+  runs ``local_slurm.sh run`` on a target that fails at once (~10 s): it must pass on
+  Snakemake's status and leave no daemon running.
 - ``BRAINALIGN_SLURM_FULL=1`` adds the embedded default itself (both models, text and image
   tasks, random baseline, tuning, evaluation, features, ridge, statistics, figures, report:
   91 sbatch jobs) run with the one documented command, ``local_slurm.sh run`` (what
@@ -232,3 +234,37 @@ def test_the_embedded_default_through_slurm_matches_the_local_run(tmp_path):
     gpu_requests = re.findall(r"^\s+resources: .*\bgpu=(\d+)", log, flags=re.MULTILINE)
     assert len(gpu_requests) == finished["pretrain_base"] + finished["tune"] + finished["evaluate"]
     assert set(gpu_requests) == {"0"}
+
+
+def _processes_mentioning(text):
+    """PIDs whose command line contains ``text`` (the cluster's daemons name its directory)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().decode(errors="replace"):
+                pids.append(int(cmdline.parent.name))
+        except OSError:  # the process ended meanwhile
+            pass
+    return pids
+
+
+def test_run_passes_on_snakemakes_status_and_always_stops_the_cluster(tmp_path):
+    """The documented command's life cycle, on a run that fails at once (an unknown target)."""
+    reason = _missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    directory = Path(subprocess.check_output(["mktemp", "-d", "/tmp/brainalign-slurm.XXXXXX"], text=True).strip())
+    try:
+        result = subprocess.run(
+            ["bash", str(SCRIPT), "run", str(directory), "--", "-s", str(ROOT / "Snakefile"),
+             "--directory", str(tmp_path), "no/such/target.csv"],
+            capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, HF_HUB_OFFLINE="1", SNAKEMAKE=f"{sys.executable} -m snakemake"),
+        )
+        assert f"cluster up in {directory}" in result.stderr
+        assert result.returncode == 1 and "no/such/target.csv" in result.stderr, result.stderr[-3000:]
+        assert _processes_mentioning(f"{directory}/") == []  # munged, slurmctld, slurmd
+        assert not list(directory.glob("*.pid"))
+    finally:
+        subprocess.run(["bash", str(SCRIPT), "stop", str(directory)], capture_output=True, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
