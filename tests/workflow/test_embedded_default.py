@@ -189,7 +189,9 @@ def test_tables_cover_every_subject_and_roi(embedded_run):
         assert set(vision["roi"]) == {"EarlyVis", "LOC", "OPA", "PPA", "RSC"}
         assert set(vision["layer"]) == {1, 3}  # features.vision.layers [1, -1] of a 3-block ViT
         per_vision_cell = vision.groupby(["task", "method", "layer", "subject", "roi", "metric"]).size()
-        assert len(per_vision_cell) == 5 * 2 * 2 * 5 * vision["metric"].nunique() and (per_vision_cell == 1).all()
+        vision_variants = 2 + len(IMAGE_TASKS) * len(TUNED)  # base, random, tasks x tuned methods
+        assert len(per_vision_cell) == vision_variants * 2 * 2 * 5 * vision["metric"].nunique()
+        assert (per_vision_cell == 1).all()
         assert vision[vision["metric"] == "2v2"]["score"].between(0, 1).all()
         scores = everything[everything["model"] == "tiny-gpt2"]
         assert set(scores["subject"]) == {"S01", "S02"}
@@ -197,7 +199,8 @@ def test_tables_cover_every_subject_and_roi(embedded_run):
         assert scores["simulated"].all()
         assert set(scores["layer"]) == {0, 2, 4}
         per_cell = scores.groupby(["task", "method", "layer", "subject", "roi", "metric"]).size()
-        assert len(per_cell) == 7 * 3 * 2 * 4 * scores["metric"].nunique() and (per_cell == 1).all()
+        text_variants = 2 + len(TEXT_TASKS) * len(TUNED)
+        assert len(per_cell) == text_variants * 3 * 2 * 4 * scores["metric"].nunique() and (per_cell == 1).all()
         two_vs_two = scores[scores["metric"] == "2v2"]["score"]
         assert two_vs_two.between(0, 1).all()
     encoding = pd.read_csv(embedded_run / TABLES[1])
@@ -300,7 +303,7 @@ def _arms():
 def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_run):
     everything = pd.read_csv(embedded_run / COMPARISONS, dtype={"subject": str})
     vision = everything[everything["model"] == "tiny-vit"]  # the ViT's contrasts, over the BOLD5000 subjects
-    assert set(vision["subject"]) == {"CSI1", "CSI2", "all"} and set(vision["task"]) == set(IMAGE_TASKS)
+    assert set(vision["subject"]) == {"CSI1", "CSI2", "all"} and set(vision["task"]) == {*IMAGE_TASKS, "none"}
     comparisons = everything  # both arms: the checks below hold for each
     assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
         comparisons.columns
