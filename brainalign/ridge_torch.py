@@ -57,26 +57,27 @@ def _clip_null_eigenvalues(eigenvalues: torch.Tensor) -> torch.Tensor:
 
 
 def _standardise(rows: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Standardised rows (n, p) and the column mean and scale (p,) that produced them.
+    """Standardise freshly gathered rows (n, p) in place; return them, the column mean and scale (p,).
 
     Zero-variance columns get scale 1; as in the numpy core, a column is only called constant
-    when all its values are equal, not when its std is round-off.
+    when all its values are equal, not when its std is round-off. In place because a fold of
+    500 x 10,000 voxels would otherwise allocate several 40 MB temporaries.
     """
     n_rows = rows.shape[0]
     mean = rows.sum(dim=0) / n_rows
-    centred = rows - mean
+    rows -= mean
     scale = torch.ones_like(mean)
     if standardize:
-        scale = torch.sqrt((centred * centred).sum(dim=0) / n_rows)
+        scale = torch.linalg.vector_norm(rows, dim=0) / n_rows**0.5
         round_off = max(1e-8, 8 * n_rows * torch.finfo(torch.float64).eps)
         candidates = torch.nonzero(scale <= round_off * mean.abs()).flatten()
         if candidates.numel():
-            block = centred[:, candidates]
+            block = rows[:, candidates]
             constant = candidates[block.amax(dim=0) == block.amin(dim=0)]
             scale[constant] = 1.0
         scale[scale == 0] = 1.0
-        centred *= 1.0 / scale
-    return centred, mean, scale
+        rows *= 1.0 / scale
+    return rows, mean, scale
 
 
 def _pooled_loo_errors_dual(
@@ -194,7 +195,7 @@ def cross_val_predict_torch(
             train_rows = torch.as_tensor(train, device=where)
             test_rows = torch.as_tensor(test, device=where)
             training, mean, scale = _standardise(inputs.index_select(0, train_rows), standardize)
-            testing = (inputs.index_select(0, test_rows) - mean) * (1.0 / scale)
+            testing = inputs.index_select(0, test_rows).sub_(mean).mul_(1.0 / scale)
             dual = train.size <= X.shape[1]
             if dual:
                 eigenvalues, basis = torch.linalg.eigh(training @ training.T)
