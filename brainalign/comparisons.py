@@ -1,9 +1,11 @@
-"""Paired comparisons of model variants: prompt vs finetune, and each tuned method vs base.
+"""Paired comparisons of model variants: prompt vs finetune, each tuned method vs base, and
+base vs its untrained twin.
 
 The paper's claim is a difference between two model variants on the same brain data. For
 every dataset x model x subject x direction x ROI x layer and task, each contrast ``A-B``
 (every pair of tuned methods of the task, e.g. ``prompt-finetune``, and every tuned method
-against the untuned model, e.g. ``prompt-base``) gets:
+against the untuned model, e.g. ``prompt-base``; and ``base-random``, what pre-training
+adds over the architecture alone, when the ``random`` baseline is configured) gets:
 
 - per subject: the 2v2 difference on the same stimulus pairs, a paired bootstrap CI over
   stimuli and a paired permutation p-value (predictions swapped stimulus by stimulus), from
@@ -28,6 +30,7 @@ import pandas as pd
 
 from brainalign.errors import DataError
 from brainalign.pairs import PairStore, read_pair_store
+from brainalign.tables import UNTUNED_METHODS, UNTUNED_TASK, ordered_methods
 from brainalign.stats import (
     StatisticsSettings,
     benjamini_hochberg,
@@ -39,9 +42,7 @@ from brainalign.stats import (
 )
 
 BASE_METHOD = "base"
-UNTUNED_TASK = "none"
-METHOD_ORDER: tuple[str, ...] = ("prompt", "finetune", "lora", "random")
-"""Tuned methods in the order contrasts name them (``prompt-finetune``); others follow sorted."""
+RANDOM_METHOD = "random"
 
 ALL_SUBJECTS = "all"
 COMPARISON_COLUMNS: tuple[str, ...] = (
@@ -70,38 +71,45 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 KEY_COLUMNS: tuple[str, ...] = ("direction", "dataset", "model", "task", "contrast", "subject", "roi", "layer", "metric")
 
 
-def _method_rank(method: str) -> tuple[int, str]:
-    return (METHOD_ORDER.index(method), method) if method in METHOD_ORDER else (len(METHOD_ORDER), method)
-
-
 def contrasts_for(variants: Iterable[tuple[str, str]]) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
     """Contrasts among the (task, method) variants of one dataset x model.
 
     Parameters
     ----------
     variants : iterable of (task, method)
-        ``(none, base)`` is the untuned model.
+        ``(none, base)`` is the untuned model, ``(none, random)`` its untrained twin.
 
     Returns
     -------
     list of (task, variant_a, variant_b)
-        Per task, every pair of its tuned methods in :data:`METHOD_ORDER` order, then each
-        tuned method against the base model (when present). Sorted by task.
+        ``base-random`` (task ``none``) when both exist; then per task, every pair of its
+        tuned methods in :data:`~brainalign.tables.METHOD_ORDER` order, then each tuned
+        method against the base model (when present). Sorted by task.
     """
     variants = set(variants)
-    has_base = (UNTUNED_TASK, BASE_METHOD) in variants
+    base, random = (UNTUNED_TASK, BASE_METHOD), (UNTUNED_TASK, RANDOM_METHOD)
+    has_base = base in variants
     by_task: dict[str, list[str]] = defaultdict(list)
     for task, method in variants:
-        if method != BASE_METHOD:
+        if method not in UNTUNED_METHODS:
             by_task[task].append(method)
-    contrasts = []
+    contrasts = [(UNTUNED_TASK, base, random)] if has_base and random in variants else []
     for task in sorted(by_task):
-        methods = sorted(by_task[task], key=_method_rank)
+        methods = ordered_methods(by_task[task])
         for a, b in itertools.combinations(methods, 2):
             contrasts.append((task, (task, a), (task, b)))
         if has_base:
             contrasts += [(task, (task, method), (UNTUNED_TASK, BASE_METHOD)) for method in methods]
     return contrasts
+
+
+def main_contrast(comparisons: pd.DataFrame) -> str | None:
+    """The contrast figures and the summary lead with: the first between two tuned methods
+    (e.g. ``prompt-finetune``), else the first one; None without comparisons."""
+    if comparisons.empty:
+        return None
+    tuned = comparisons[~comparisons["method_a"].isin(UNTUNED_METHODS) & ~comparisons["method_b"].isin(UNTUNED_METHODS)]
+    return str((tuned if not tuned.empty else comparisons)["contrast"].iloc[0])
 
 
 def _subject_row(

@@ -68,6 +68,7 @@ import pandas as pd
 
 from brainalign.errors import ConfigError, DataError
 from brainalign.models.language import context_length, pad_token_id
+from brainalign.tables import ordered_methods
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,6 @@ SUMMARY_METRICS: dict[str, str] = {
 #: The same for image classification (:mod:`brainalign.image_evaluation`): accuracy is
 #: the mean of the per-example 0/1 ``correct`` column.
 ACCURACY_METRICS: dict[str, str] = {"accuracy": "correct"}
-#: Column order of :func:`task_score_pivot` (paper Table I).
-PIVOT_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
 
 
 # --------------------------------------------------------------------------------------
@@ -683,8 +682,6 @@ def task_score_pivot(task_scores: pd.DataFrame, *, metric: str = "bertscore_f1")
         first = selected.loc[duplicated, keys].iloc[0].tolist()
         raise DataError(f"task_score_pivot: several {metric} rows for model/task/method {first}")
     pivot = selected.pivot(index=["model", "task"], columns="method", values="score")
-    methods = [m for m in PIVOT_METHODS if m in pivot.columns]
-    others = sorted(m for m in pivot.columns if m not in PIVOT_METHODS)
-    pivot = pivot[methods + others].reset_index().sort_values(["model", "task"], kind="stable").reset_index(drop=True)
+    pivot = pivot[ordered_methods(pivot.columns)].reset_index().sort_values(["model", "task"], kind="stable").reset_index(drop=True)
     pivot.columns.name = None
     return pivot

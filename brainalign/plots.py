@@ -32,19 +32,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from brainalign.comparisons import main_contrast  # noqa: E402
 from brainalign.io import atomic_output  # noqa: E402
+from brainalign.tables import UNTUNED_METHODS, ordered_methods  # noqa: E402
 
 CHANCE = {"2v2": 0.5, "pearson_r": 0.0}
 METRIC_LABELS = {"2v2": "2v2 accuracy", "pearson_r": "mean Pearson r"}
-METHOD_ORDER = ("base", "prompt", "finetune", "lora", "random")
 SIMULATED_STAMP = "simulated"
 _PANEL_WIDTH, _PANEL_HEIGHT = 4.2, 3.4
 _SVG_METADATA = {"Date": None}  # no timestamp: the same tables give the same SVG
-
-
-def _ordered_methods(methods: Sequence[str]) -> list[str]:
-    unique = list(dict.fromkeys(methods))
-    return sorted(unique, key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER), m))
+UNTUNED_STYLE = {"base": ("black", "base (untuned)"), "random": ("grey", "random (untrained)")}
 
 
 def _stamp(figure: Figure, simulated: bool) -> None:
@@ -121,19 +118,21 @@ def plot_scores_by_roi(scores: pd.DataFrame, *, dataset: str, model: str, direct
     matplotlib.figure.Figure
         One axes per tuned method present (the base model when none is), titled by method,
         y label the metric, x tick labels the ROIs, one bar series per task; the untuned
-        base model's score is the black tick per ROI.
+        base model's score is the black tick per ROI, the untrained (random) model's the
+        grey one.
     """
     rows = _select(scores, dataset=dataset, model=model, direction=direction, layer=layer, metric=metric)
-    tuned = _ordered_methods(rows.loc[rows["method"] != "base", "method"]) or ["base"]
+    tuned = ordered_methods(rows.loc[~rows["method"].isin(UNTUNED_METHODS), "method"]) or ["base"]
     rois = sorted(rows["roi"].unique())
     figure, axes = _panels(len(tuned))
-    base = rows[rows["method"] == "base"].groupby("roi")["score"].mean()
     for ax, method in zip(axes, tuned):
         panel = rows[rows["method"] == method]
         _grouped_bars(ax, panel, x="roi", hue="task", x_order=rois, hue_order=sorted(panel["task"].unique()))
-        if method != "base" and not base.empty:
-            ax.scatter(np.arange(len(rois)), [base.get(roi, np.nan) for roi in rois], marker="_", s=400,
-                       color="black", zorder=3, label="base (untuned)")
+        for untuned, (colour, label) in UNTUNED_STYLE.items():
+            reference = rows[rows["method"] == untuned].groupby("roi")["score"].mean()
+            if method != untuned and not reference.empty:
+                ax.scatter(np.arange(len(rois)), [reference.get(roi, np.nan) for roi in rois], marker="_", s=400,
+                           color=colour, zorder=3, label=label)
         _chance_line(ax, metric)
         ax.set_title(f"{method}")
         ax.set_xlabel("ROI")
@@ -158,21 +157,22 @@ def plot_methods_by_task(scores: pd.DataFrame, *, dataset: str, model: str, dire
     -------
     matplotlib.figure.Figure
         One axes per ROI, titled by ROI; x tick labels the tasks; the base model's score is
-        a dotted horizontal line.
+        a dotted black horizontal line, the untrained (random) model's a dotted grey one.
     """
     rows = _select(scores, dataset=dataset, model=model, direction=direction, layer=layer, metric=metric)
     present = sorted(rows["roi"].unique())
     rois = [roi for roi in rois if roi in present] if rois is not None else present
-    tuned_rows = rows[rows["method"] != "base"]
+    tuned_rows = rows[~rows["method"].isin(UNTUNED_METHODS)]
     tasks = sorted(tuned_rows["task"].unique())
-    methods = _ordered_methods(tuned_rows["method"])
+    methods = ordered_methods(tuned_rows["method"])
     figure, axes = _panels(max(1, len(rois)))
     for ax, roi in zip(axes, rois):
         panel = tuned_rows[tuned_rows["roi"] == roi]
         _grouped_bars(ax, panel, x="task", hue="method", x_order=tasks, hue_order=methods)
-        base = rows[(rows["roi"] == roi) & (rows["method"] == "base")]["score"]
-        if not base.empty:
-            ax.axhline(base.mean(), color="black", ls=":", lw=1.2, label="base (untuned)")
+        for untuned, (colour, label) in UNTUNED_STYLE.items():
+            reference = rows[(rows["roi"] == roi) & (rows["method"] == untuned)]["score"]
+            if not reference.empty:
+                ax.axhline(reference.mean(), color=colour, ls=":", lw=1.2, label=label)
         _chance_line(ax, metric)
         ax.set_title(roi)
         ax.set_xlabel("task")
@@ -256,7 +256,7 @@ def plot_scores_by_layer(scores: pd.DataFrame, *, dataset: str, model: str, dire
     figure, axes = _panels(max(1, len(rois)))
     for ax, roi in zip(axes, rois):
         panel = rows[rows["roi"] == roi]
-        for method in _ordered_methods(panel["method"]):
+        for method in ordered_methods(panel["method"]):
             curve = panel[panel["method"] == method].groupby("layer")["score"].mean()
             ax.plot(curve.index, curve.to_numpy(), marker="o", label=method)
         _chance_line(ax, metric)
@@ -299,7 +299,7 @@ def plot_task_scores(task_scores: pd.DataFrame, *, simulated: bool = False) -> F
         metric = next((m for m in TASK_METRICS if (rows["metric"] == m).any()), rows["metric"].iloc[0])
         rows = rows[rows["metric"] == metric]
         _grouped_bars(ax, rows, x="task", hue="method", x_order=sorted(rows["task"].unique()),
-                      hue_order=_ordered_methods(rows["method"]))
+                      hue_order=ordered_methods(rows["method"]))
         ax.set_title(model)
         ax.set_xlabel("task")
         ax.set_ylabel(metric)
@@ -336,14 +336,6 @@ def _deepest_layer(frame: pd.DataFrame) -> int | None:
     return int(frame["layer"].max()) if not frame.empty else None
 
 
-def _main_contrast(comparisons: pd.DataFrame) -> str | None:
-    """The first contrast between two tuned methods (e.g. prompt-finetune), else the first one."""
-    if comparisons.empty:
-        return None
-    tuned = comparisons[comparisons["method_b"] != "base"]
-    return str((tuned if not tuned.empty else comparisons)["contrast"].iloc[0])
-
-
 def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.DataFrame | None = None,
                 task_scores: pd.DataFrame | None = None, fdr_alpha: float = 0.05) -> Figure:
     """Draw the figure a spec names (the workflow lists the specs; see ``figure_specs`` in common.smk).
@@ -370,7 +362,7 @@ def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.
         return plot_task_scores(task_scores)
     if kind == "difference":
         rows = comparisons[(comparisons["dataset"] == spec["dataset"]) & (comparisons["model"] == spec["model"])]
-        contrast = _main_contrast(rows)
+        contrast = main_contrast(rows)
         if contrast is not None:
             return plot_differences(rows, dataset=spec["dataset"], model=spec["model"], contrast=contrast,
                                     layer=_deepest_layer(rows), fdr_alpha=fdr_alpha)

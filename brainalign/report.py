@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from brainalign.comparisons import main_contrast
+
 
 @dataclass(frozen=True)
 class Block:
@@ -68,15 +70,22 @@ def methods_blocks(config: Mapping) -> list[Block]:
         details = [f"{method}: learning rate {tuning.get(method, {}).get('learning_rate', '?')}" for method in methods]
         if "prompt" in methods:
             details.append(f"soft prompt of {tuning.get('prompt', {}).get('num_virtual_tokens', '?')} virtual tokens")
+        if "lora" in methods:
+            lora = tuning.get("lora", {})
+            details.append(f"LoRA of rank {lora.get('rank', '?')} (alpha {lora.get('alpha', '?')}) on the attention weights")
         blocks.append(Block("p", (
             f"Tuning. Tasks {_join(tasks)}; methods {_join(methods)} (plus the untuned base model), each with "
             f"{tuning.get('steps', '?')} optimizer steps of batch size {tuning.get('batch_size', '?')}, the same data "
             f"order and seed; {'; '.join(details)}."
         )))
     features = config.get("features", {})
+    floor = (
+        f" The random baseline is each model's architecture with untrained weights drawn from seed {config.get('seed', '?')}."
+        if "random" in config.get("baselines", []) else ""
+    )
     blocks.append(Block("p", (
         f"Features. Hidden-state layers {_join(features.get('layers', []))} ({features.get('pooling', '?')} pooling "
-        "over the stimulus tokens)."
+        "over the stimulus tokens)." + floor
     )))
     ridge = config.get("ridge", {})
     blocks.append(Block("p", (
@@ -164,13 +173,11 @@ def summary_blocks(
                 f"{_fmt(per_subject['diff'].mean())}"
             )
         blocks.append(Block("ul", tuple(counts)))
-        main = group_rows[group_rows["method_b"] != "base"]
-        main = main if not main.empty else group_rows
-        if not main.empty:
+        contrast = main_contrast(group_rows)
+        if contrast is not None:
+            main = group_rows[group_rows["contrast"] == contrast]
             layer = int(main["layer"].max())
             main = main[main["layer"] == layer]
-            contrast = str(main["contrast"].iloc[0])
-            main = main[main["contrast"] == contrast]
             blocks.append(Block("p", (
                 f"{contrast} over subjects at layer {layer} (mean difference [{'t-interval over subjects'}], "
                 f"sign-flip p, BH q; with few subjects the over-subject test cannot reach significance, see the "

@@ -48,6 +48,19 @@ TABLE_COLUMNS: tuple[str, ...] = (
 """``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
 (see :mod:`brainalign.stats`)."""
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
+
+UNTUNED_TASK = "none"
+"""The task of variants that were not tuned on any task."""
+UNTUNED_METHODS: tuple[str, ...] = ("base", "random")
+"""Variants of task ``none``: the pre-trained model and its untrained twin (a floor)."""
+METHOD_ORDER: tuple[str, ...] = ("base", "prompt", "finetune", "lora", "random")
+"""How tables, contrasts and figures order methods; methods not listed follow, sorted."""
+
+
+def ordered_methods(methods: Sequence[str]) -> list[str]:
+    """The distinct ``methods`` in :data:`METHOD_ORDER` order."""
+    rank = {method: i for i, method in enumerate(METHOD_ORDER)}
+    return sorted(dict.fromkeys(methods), key=lambda m: (rank.get(m, len(rank)), m))
 FLOAT_FORMAT = "%.6f"
 
 
@@ -120,8 +133,8 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
     -------
     pandas.DataFrame
         One row per dataset x model x layer x ROI x subject x task, with one column per
-        tuned method and a ``base`` column holding the untuned model's score (the same for
-        every task). ``subject == "mean"`` rows average over subjects. ``simulated`` (after
+        tuned method, a ``base`` column holding the untuned model's score (the same for
+        every task) and, when present, a ``random`` column (the untrained model's). ``subject == "mean"`` rows average over subjects. ``simulated`` (after
         ``dataset``) is True when any of the data set's rows is simulated.
     """
     keys = ["dataset", "model", "layer", "roi", "subject"]
@@ -134,13 +147,15 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
         [selected, selected.groupby([*keys[:-1], "task", "method"], as_index=False)["score"].mean().assign(subject="mean")],
         ignore_index=True,
     )
-    tuned = with_mean[with_mean["method"] != "base"]
+    tuned = with_mean[~with_mean["method"].isin(UNTUNED_METHODS)]
     pivot = tuned.pivot_table(index=[*keys, "task"], columns="method", values="score").reset_index()
-    base = with_mean[with_mean["method"] == "base"].set_index(keys)["score"].rename("base")
-    pivot = pivot.join(base, on=keys)
     pivot.columns.name = None
-    methods = [column for column in ("prompt", "finetune") if column in pivot.columns]
-    pivot = pivot[[*keys, "task", *methods, "base"]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
+    untuned = [m for m in UNTUNED_METHODS if m == "base" or (with_mean["method"] == m).any()]
+    for method in untuned:
+        reference = with_mean[with_mean["method"] == method].set_index(keys)["score"].rename(method)
+        pivot = pivot.join(reference, on=keys)
+    methods = ordered_methods([c for c in pivot.columns if c not in (*keys, "task", *UNTUNED_METHODS)])
+    pivot = pivot[[*keys, "task", *methods, *untuned]].sort_values([*keys, "task"], kind="stable").reset_index(drop=True)
     simulated = selected["simulated"].astype(bool).groupby(selected["dataset"]).any()
     pivot.insert(1, "simulated", pivot["dataset"].map(simulated).astype(bool))
     return pivot
@@ -164,7 +179,7 @@ def vision_pivot(
     metric: str = "2v2",
 ) -> pd.DataFrame:
     """Tables VII-VIII of the reference paper, extended: per direction x ROI, rows image task,
-    columns prompt / finetune / base.
+    columns prompt / finetune (/ lora) / base (/ random).
 
     Parameters
     ----------
@@ -182,7 +197,8 @@ def vision_pivot(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`VISION_PIVOT_COLUMNS`: one row per direction x model x layer x ROI x
+        Columns :data:`VISION_PIVOT_COLUMNS` (with ``lora`` after ``finetune`` and ``random``
+        last when those variants exist): one row per direction x model x layer x ROI x
         subject (and ``mean``) x task, as in :func:`paper_pivot`, with ``simulated`` (True when
         any of the data set's rows is simulated) and the task's display name. Empty (with
         these columns) when the tables hold no row of ``dataset``.
@@ -205,7 +221,12 @@ def vision_pivot(
     roi_order = {roi: i for i, roi in enumerate(rois)}
     result = result.assign(_roi=result["roi"].map(roi_order))
     result = result.sort_values(["direction", "model", "layer", "_roi", "subject", "task"], kind="stable")
-    return result.loc[:, list(VISION_PIVOT_COLUMNS)].reset_index(drop=True)
+    columns = list(VISION_PIVOT_COLUMNS)
+    if "lora" in result.columns:
+        columns.insert(columns.index("finetune") + 1, "lora")
+    if "random" in result.columns:
+        columns.append("random")
+    return result.loc[:, columns].reset_index(drop=True)
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:

@@ -46,6 +46,18 @@ def test_contrasts_cover_method_pairs_and_base_for_any_tasks():
     ]
     vision = contrasts_for([("mnist", "prompt"), ("mnist", "finetune"), ("cifar10", "finetune")])
     assert vision == [("mnist", ("mnist", "prompt"), ("mnist", "finetune"))]
+    extended = contrasts_for([("none", "base"), ("none", "random"), ("qa", "lora"), ("qa", "finetune"), ("qa", "prompt")])
+    assert extended == [
+        ("none", ("none", "base"), ("none", "random")),  # what pre-training adds to the architecture
+        ("qa", ("qa", "prompt"), ("qa", "finetune")),
+        ("qa", ("qa", "prompt"), ("qa", "lora")),
+        ("qa", ("qa", "finetune"), ("qa", "lora")),
+        ("qa", ("qa", "prompt"), ("none", "base")),
+        ("qa", ("qa", "finetune"), ("none", "base")),
+        ("qa", ("qa", "lora"), ("none", "base")),
+    ]
+    # Without the base model, the untrained one is compared with nothing (a floor only).
+    assert contrasts_for([("none", "random"), ("qa", "prompt")]) == []
 
 
 def test_planted_difference_is_found_per_subject_and_tested_over_subjects():
@@ -75,3 +87,15 @@ def test_variants_scored_on_other_stimuli_are_refused():
         compare_variants(stores, statistics=STATISTICS, seed=0)
     with pytest.raises(DataError, match="no pair stores"):
         compare_pair_stores([], statistics=STATISTICS, seed=0)
+
+
+def test_main_contrast_is_between_tuned_methods_when_there_is_one():
+    import pandas as pd
+
+    from brainalign.comparisons import main_contrast
+
+    rows = pd.DataFrame({"contrast": ["base-random", "prompt-base", "prompt-finetune"],
+                         "method_a": ["base", "prompt", "prompt"], "method_b": ["random", "base", "finetune"]})
+    assert main_contrast(rows) == "prompt-finetune"
+    assert main_contrast(rows.iloc[:2]) == "base-random"
+    assert main_contrast(rows.iloc[:0]) is None

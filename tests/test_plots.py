@@ -121,3 +121,19 @@ def test_the_same_figure_saves_to_identical_bytes(tmp_path):
         save_figure(figure, tmp_path / run)
         saved.append(((tmp_path / f"{run}.svg").read_bytes(), (tmp_path / f"{run}.png").read_bytes()))
     assert saved[0] == saved[1]
+
+
+def test_random_and_lora_variants_are_drawn_as_floor_and_third_arm():
+    scores = _scores()
+    extra = scores[scores["method"] == "finetune"].assign(method="lora", score=0.6)
+    floor = scores[scores["method"] == "base"].assign(method="random", score=0.51)
+    scores = pd.concat([scores, extra, floor], ignore_index=True)
+    by_roi = plot_scores_by_roi(scores, dataset="pereira", model="gpt", direction="decoding", layer=4)
+    assert [ax.get_title() for ax in by_roi.get_axes()] == ["prompt", "finetune", "lora"]
+    assert {"base (untuned)", "random (untrained)"} <= set(by_roi.get_axes()[0].get_legend_handles_labels()[1])
+    by_task = plot_methods_by_task(scores, dataset="pereira", model="gpt", direction="decoding", layer=4)
+    ax = by_task.get_axes()[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert [label for label in labels if label in ("prompt", "finetune", "lora")] == ["prompt", "finetune", "lora"]
+    assert {"prompt", "finetune", "lora", "random (untrained)"} <= set(labels) and "random" not in labels
+    assert any(np.allclose(line.get_ydata(), 0.51) for line in ax.get_lines())  # the untrained floor

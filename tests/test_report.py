@@ -17,6 +17,12 @@ def test_methods_are_generated_from_the_config():
     assert "subjects S01, S02" in text and "simulated subjects" in text
     assert "4321 permutations" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
     assert "summarization, qa, translation" in text
+    assert "untrained weights drawn from seed 0" in text and "LoRA" not in text
+    config["tuning"]["methods"].append("lora")
+    config["tuning"]["lora"] = {"learning_rate": 0.001, "rank": 4, "alpha": 8}
+    config["baselines"] = []
+    text = to_markdown(methods_blocks(config))
+    assert "LoRA of rank 4 (alpha 8)" in text and "untrained" not in text
 
 
 def test_summary_reports_contrasts_with_numbers_and_q_values():

@@ -119,3 +119,19 @@ def test_vision_pivot_orders_loc_and_opa_first_names_tasks_honestly_and_labels_s
     assert vision_pivot({"decoding": _rows("S01")}, task_names=names).empty
     # The text arm's pivot can be restricted to its own data set.
     assert set(paper_pivot(tables["decoding"], datasets=["pereira"])["dataset"]) <= {"pereira"}
+
+
+def test_paper_pivot_adds_lora_after_finetune_and_random_after_base():
+    from brainalign.tables import paper_pivot
+
+    rows = []
+    for task, method, score in (("none", "base", 0.6), ("none", "random", 0.52), ("qa", "lora", 0.68),
+                                ("qa", "prompt", 0.7), ("qa", "finetune", 0.65)):
+        frame = _rows("S01", score=score)
+        frame["task"], frame["method"] = task, method
+        rows.append(frame)
+    pivot = paper_pivot(pd.concat(rows, ignore_index=True))
+    assert list(pivot.columns)[-5:] == ["prompt", "finetune", "lora", "base", "random"]
+    assert set(pivot["task"]) == {"qa"}  # the untrained model is a column, not a task row
+    row = pivot[(pivot["roi"] == "language") & (pivot["subject"] == "S01")].iloc[0]
+    assert row["random"] == pytest.approx(0.52) and row["lora"] == pytest.approx(0.68)

@@ -180,17 +180,49 @@ def collate(examples: Sequence[TokenizedExample], pad_id: int) -> dict[str, Any]
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: int) -> None:
+    """Raise a ConfigError unless ``batch_size`` is a positive integer."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def evaluation_batches(examples: Sequence[TokenizedExample], *, batch_size: int, pad_id: int) -> list[dict[str, Any]]:
     """Batches of ``examples`` in their given order, each example exactly once (validation)."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     if not examples:
         raise DataError("no examples to batch (empty split)")
     return [collate(examples[i : i + batch_size], pad_id) for i in range(0, len(examples), batch_size)]
+
+
+def epoch_order(n_examples: int, *, seed: int, epoch: int) -> list[int]:
+    """Indices ``0 .. n_examples - 1`` in the order epoch ``epoch`` visits them.
+
+    Drawn from ``random.Random`` seeded by the string ``"{seed}:{epoch}"`` (hashed
+    deterministically, unlike a tuple), so every method trained with one seed sees the same
+    examples in the same order.
+    """
+    order = list(range(n_examples))
+    random.Random(f"{seed}:{epoch}").shuffle(order)
+    return order
+
+
+def shuffled_index_batches(n_examples: int, *, batch_size: int, seed: int, drop_last: bool = True) -> Iterator[list[int]]:
+    """Endless batches of example indices, epoch after epoch (:func:`epoch_order`).
+
+    With ``drop_last`` each epoch's final incomplete batch is dropped (kept when it would be
+    the only one), so every optimizer step weighs the same number of examples; the examples
+    left over rotate with the shuffle.
+    """
+    check_batch_size(batch_size)
+    epoch = 0
+    while True:
+        order = epoch_order(n_examples, seed=seed, epoch=epoch)
+        stop = len(order)
+        if drop_last and len(order) >= batch_size:
+            stop = len(order) - len(order) % batch_size
+        for start in range(0, stop, batch_size):
+            yield order[start : start + batch_size]
+        epoch += 1
 
 
 class TrainingBatches:
@@ -216,7 +248,7 @@ class TrainingBatches:
     def __init__(
         self, examples: Sequence[TokenizedExample], *, batch_size: int, pad_id: int, seed: int, drop_last: bool = True
     ) -> None:
-        _check_batch_size(batch_size)
+        check_batch_size(batch_size)
         if not examples:
             raise DataError("no training examples to batch (empty split)")
         self.examples = list(examples)
@@ -227,21 +259,14 @@ class TrainingBatches:
 
     def epoch_order(self, epoch: int) -> list[int]:
         """Indices of the examples in the order epoch ``epoch`` visits them."""
-        order = list(range(len(self.examples)))
-        # A string seed is hashed deterministically by random.Random (sha512), unlike a tuple.
-        random.Random(f"{self.seed}:{epoch}").shuffle(order)
-        return order
+        return epoch_order(len(self.examples), seed=self.seed, epoch=epoch)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        epoch = 0
-        while True:
-            order = self.epoch_order(epoch)
-            stop = len(order)
-            if self.drop_last and len(order) >= self.batch_size:
-                stop = len(order) - len(order) % self.batch_size
-            for start in range(0, stop, self.batch_size):
-                yield collate([self.examples[i] for i in order[start : start + self.batch_size]], self.pad_id)
-            epoch += 1
+        batches = shuffled_index_batches(
+            len(self.examples), batch_size=self.batch_size, seed=self.seed, drop_last=self.drop_last
+        )
+        for index in batches:
+            yield collate([self.examples[i] for i in index], self.pad_id)
 
 
 def language_model_blocks(texts: Sequence[str], tokenizer: Any, *, block_size: int) -> list[TokenizedExample]:

@@ -160,7 +160,7 @@ def tune_on_task(
         The base model (a folder or hub name).
     train_records, validation_records : sequence of mapping
         ``{"id", "prompt", "target"}`` records (see :mod:`brainalign.tasks.text`).
-    method : {"prompt", "finetune"}
+    method : {"prompt", "finetune", "lora"}
     checkpoint_dir : path-like
         Where the checkpoint is saved (atomically).
     loss_path : path-like
@@ -168,7 +168,8 @@ def tune_on_task(
     settings : mapping
         ``steps``, ``batch_size``, ``eval_every``, ``warmup_steps``,
         ``early_stopping_patience``, ``seed``, ``learning_rate``; for ``prompt`` also
-        ``num_virtual_tokens`` and ``init_text``. Saved with the checkpoint.
+        ``num_virtual_tokens`` and ``init_text``; for ``lora`` ``rank``, ``alpha``,
+        ``dropout`` and ``target_modules``. Saved with the checkpoint.
 
     Returns
     -------
@@ -178,7 +179,8 @@ def tune_on_task(
     model, tokenizer = load_causal_lm(base_source)
     n_virtual = settings.get("num_virtual_tokens", 0) if method == "prompt" else 0
     model = prepare_for_tuning(
-        model, tokenizer, method, num_virtual_tokens=settings.get("num_virtual_tokens", 20), init_text=settings.get("init_text")
+        model, tokenizer, method, num_virtual_tokens=settings.get("num_virtual_tokens", 20),
+        init_text=settings.get("init_text"), lora=settings if method == "lora" else None,
     )
     max_length = max_training_length(model, n_virtual)
     train_examples = tokenize_examples(train_records, tokenizer, max_length=max_length, split="train")

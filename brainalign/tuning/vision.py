@@ -1,12 +1,17 @@
-"""Tuning a ViT on an image classification task: linear probe, visual prompts or everything.
+"""Tuning a ViT on an image classification task: linear probe, visual prompts, LoRA or everything.
 
-Three methods, all trained by the one training loop (:func:`brainalign.tuning.loop.train`
+Four methods, all trained by the one training loop (:func:`brainalign.tuning.loop.train`
 with :func:`~brainalign.tuning.loop.classification_objective`) on the same batches:
 
 - ``base``: frozen backbone + a new linear head (the paper's "base model" accuracy);
 - ``prompt``: visual prompt tuning (Jia et al. 2022; :mod:`brainalign.models.visual_prompt`)
   + a new linear head, backbone frozen;
-- ``finetune``: a new head and every backbone weight trainable.
+- ``finetune``: a new head and every backbone weight trainable;
+- ``lora``: a new head + LoRA updates of the attention's query and value projections (``q_proj``, ``v_proj``)
+  (:mod:`brainalign.tuning.lora`), backbone frozen.
+
+Features of the untuned backbone (``base`` without a checkpoint) and of its untrained twin
+(``random``, :mod:`brainalign.models.untrained`) need no training.
 
 Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 
@@ -14,19 +19,16 @@ Checkpoint layout (``results/checkpoints/{model}/{task}/{method}/``):
 - ``prompt``: ``head.safetensors`` and ``visual_prompt.safetensors`` (``prompts``,
   (L or 1, P, D)); the backbone is the base model's and is not copied;
 - ``finetune``: a ``save_pretrained`` folder (``config.json``, ``model.safetensors``);
+- ``lora``: PEFT's adapter folder (``adapter_model.safetensors`` with the low-rank matrices
+  and the head, ``adapter_config.json``);
 - all: ``tuning.json`` (the settings, ``method``, ``num_labels`` and, for prompt,
   ``num_prompt_tokens`` and ``deep``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import random
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,22 +36,31 @@ from typing import Any
 import numpy as np
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import sha256_file
-from brainalign.models.language import _apply_default_permissions, _move_into_place, model_identity
+from brainalign.models.language import model_identity
+from brainalign.models.untrained import RANDOM_METHOD, untrained_copy
 from brainalign.models.vision import load_vit, preprocess_images, replace_head
 from brainalign.models.visual_prompt import attach_visual_prompt, visual_prompt_of
-from brainalign.tuning.methods import TUNING_FILE, read_tuning_settings, trainable_parameter_names
+from brainalign.tuning.data import check_batch_size, shuffled_index_batches
+from brainalign.tuning.lora import ADAPTER_WEIGHTS, LORA_METHOD, attach_lora, is_lora_model, load_lora_merged
+from brainalign.tuning.methods import (
+    adapter_identity,
+    checkpoint_folder,
+    read_tuning_settings,
+    trainable_parameter_names,
+)
 
 logger = logging.getLogger(__name__)
 
-VISION_METHODS: tuple[str, ...] = ("base", "prompt", "finetune")
+VISION_METHODS: tuple[str, ...] = ("base", "prompt", "finetune", LORA_METHOD)
+#: Methods whose model :func:`load_vision_tuned` builds without a checkpoint (features only).
+UNTRAINED_METHODS: tuple[str, ...] = ("base", RANDOM_METHOD)
 HEAD_FILE = "head.safetensors"
 PROMPT_FILE = "visual_prompt.safetensors"
 
 
-def _check_method(method: str) -> None:
-    if method not in VISION_METHODS:
-        raise ConfigError(f"unknown vision tuning method {method!r}; choose one of {', '.join(VISION_METHODS)}")
+def _check_method(method: str, allowed: tuple[str, ...] = VISION_METHODS) -> None:
+    if method not in allowed:
+        raise ConfigError(f"unknown vision tuning method {method!r}; choose one of {', '.join(allowed)}")
 
 
 def prepare_vit_for_tuning(
@@ -60,24 +71,29 @@ def prepare_vit_for_tuning(
     num_prompt_tokens: int = 10,
     deep: bool = False,
     seed: int = 0,
+    lora: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Give ``model`` a new head (and prompts) and make exactly the parameters of ``method`` trainable.
+    """Give ``model`` a new head (and prompts or adapters) and make exactly the parameters of
+    ``method`` trainable.
 
     Parameters
     ----------
     model : transformers.ViTForImageClassification
         From :func:`~brainalign.models.vision.load_vit`; modified in place.
-    method : {"base", "prompt", "finetune"}
+    method : {"base", "prompt", "finetune", "lora"}
     num_labels : int
         Classes of the task (size of the new head).
     num_prompt_tokens, deep : int, bool
         Visual prompt length and depth (``prompt`` only).
     seed : int
         Seed of the head and prompt initialisation.
+    lora : mapping, optional
+        ``rank``, ``alpha``, ``dropout``, ``target_modules`` of
+        :func:`~brainalign.tuning.lora.attach_lora` (``lora`` only).
 
     Returns
     -------
-    The same model, in training mode.
+    The same model (``lora``: a ``peft.PeftModel`` wrapping it), in training mode.
 
     Raises
     ------
@@ -87,6 +103,12 @@ def prepare_vit_for_tuning(
     """
     _check_method(method)
     replace_head(model, num_labels, seed=seed)
+    if method == LORA_METHOD:
+        settings = dict(lora or {})
+        return attach_lora(
+            model, rank=settings.get("rank", 8), alpha=settings.get("alpha", 16), dropout=settings.get("dropout", 0.0),
+            target_modules=settings.get("target_modules"), modules_to_save=["classifier"],
+        )
     if method == "prompt":
         attach_visual_prompt(model, num_prompt_tokens, deep=deep, seed=seed + 1)
     for name, p in model.named_parameters():
@@ -110,8 +132,7 @@ def prepare_vit_for_tuning(
 class ImageBatches:
     """An endless, reproducible stream of shuffled, preprocessed image batches.
 
-    Epoch ``e`` visits every image once in an order drawn from ``random.Random`` seeded by
-    ``"{seed}:{e}"`` (as :class:`brainalign.tuning.data.TrainingBatches` does for text), so
+    The batches of :func:`brainalign.tuning.data.shuffled_index_batches` (as for text), so
     two methods trained with the same seed see the same images in the same order. Each
     epoch's incomplete last batch is dropped (unless it is the only one).
 
@@ -131,24 +152,13 @@ class ImageBatches:
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, image_size: int, seed: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        check_batch_size(batch_size)
         self.images, self.labels = _checked(images, labels)
         self.batch_size, self.image_size, self.seed = batch_size, image_size, int(seed)
 
-    def epoch_order(self, epoch: int) -> list[int]:
-        order = list(range(len(self.labels)))
-        random.Random(f"{self.seed}:{epoch}").shuffle(order)
-        return order
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        epoch = 0
-        while True:
-            order = self.epoch_order(epoch)
-            stop = len(order) - len(order) % self.batch_size if len(order) >= self.batch_size else len(order)
-            for start in range(0, stop, self.batch_size):
-                yield _batch(self.images, self.labels, np.asarray(order[start : start + self.batch_size]), self.image_size)
-            epoch += 1
+        for index in shuffled_index_batches(len(self.labels), batch_size=self.batch_size, seed=self.seed):
+            yield _batch(self.images, self.labels, np.asarray(index), self.image_size)
 
 
 def image_evaluation_batches(
@@ -185,10 +195,10 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
 
     Parameters
     ----------
-    model : transformers.ViTForImageClassification
+    model : transformers.ViTForImageClassification or peft.PeftModel
         Prepared by :func:`prepare_vit_for_tuning` (and trained).
     out_dir : path-like
-    method : {"base", "prompt", "finetune"}
+    method : {"base", "prompt", "finetune", "lora"}
     settings : mapping
         JSON-serialisable settings, written to ``tuning.json`` with ``method``,
         ``num_labels`` and the prompt's shape.
@@ -205,31 +215,19 @@ def save_vision_checkpoint(model: Any, out_dir: str | os.PathLike, method: str, 
     prompt = visual_prompt_of(model)
     if (method == "prompt") != (prompt is not None):
         raise ConfigError(f"method {method!r} got a model {'without' if prompt is None else 'with'} a visual prompt")
+    if (method == LORA_METHOD) != is_lora_model(model):
+        raise ConfigError(f"method {method!r} got a model {'with' if is_lora_model(model) else 'without'} LoRA adapters")
     record = {"method": method, **dict(settings), "num_labels": int(model.config.num_labels)}
     if prompt is not None:
         record.update(num_prompt_tokens=prompt.num_tokens, deep=prompt.deep)
-    try:
-        text = json.dumps(record, indent=2, sort_keys=True)
-    except TypeError as exc:
-        raise ConfigError(f"tuning settings must be JSON-serialisable ({exc})") from exc
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / TUNING_FILE).is_file():
-        raise ConfigError(f"refusing to overwrite {out_dir}: it exists and is not a tuning checkpoint (no {TUNING_FILE})")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        if method == "finetune":
+    with checkpoint_folder(out_dir, record) as tmp_dir:
+        if method in ("finetune", LORA_METHOD):
             model.save_pretrained(tmp_dir, safe_serialization=True)
         else:
             head = {f"classifier.{k}": v.detach().cpu().contiguous() for k, v in model.classifier.state_dict().items()}
             save_file(head, tmp_dir / HEAD_FILE)
             if prompt is not None:
                 save_file({"prompts": prompt.prompts.detach().cpu().contiguous()}, tmp_dir / PROMPT_FILE)
-        (tmp_dir / TUNING_FILE).write_text(text + "\n", encoding="utf-8")
-        _apply_default_permissions(tmp_dir)
-        _move_into_place(tmp_dir, out_dir)
-    finally:
-        if tmp_dir.exists():
-            shutil.rmtree(tmp_dir, ignore_errors=True)
     logger.info("saved %s checkpoint to %s", method, out_dir)
     return out_dir
 
@@ -240,6 +238,7 @@ def load_vision_tuned(
     method: str,
     *,
     device: str | Any | None = None,
+    seed: int = 0,
 ) -> Any:
     """Load the ViT of a method, ready for evaluation or features (eval mode, nothing trainable).
 
@@ -248,10 +247,13 @@ def load_vision_tuned(
     base_source : str or path-like
         The base model (hub id or folder).
     checkpoint_dir : path-like or None
-        Written by :func:`save_vision_checkpoint`. None only for ``base``: the untuned
-        backbone (for features; its head is whatever the base model carries).
-    method : {"base", "prompt", "finetune"}
+        Written by :func:`save_vision_checkpoint`. None only for ``base`` (the untuned
+        backbone, for features; its head is whatever the base model carries) and ``random``
+        (the same architecture, untrained).
+    method : {"base", "random", "prompt", "finetune", "lora"}
     device : str or torch.device, optional
+    seed : int
+        Initialisation seed of ``random``.
 
     Raises
     ------
@@ -261,11 +263,11 @@ def load_vision_tuned(
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    _check_method(method)
-    if checkpoint_dir is None and method == "base":
+    _check_method(method, (*VISION_METHODS, RANDOM_METHOD))
+    if checkpoint_dir is None and method in UNTRAINED_METHODS:
         model = load_vit(base_source, device=device)
         model.requires_grad_(False)
-        return model
+        return model if method == "base" else untrained_copy(model, seed=seed)
     if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
         raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
     settings = read_tuning_settings(checkpoint_dir)
@@ -273,6 +275,10 @@ def load_vision_tuned(
         raise DataError(f"checkpoint {checkpoint_dir} was written by method {settings.get('method')!r}, not {method!r}")
     if method == "finetune":
         model = load_vit(checkpoint_dir, device=device)
+    elif method == LORA_METHOD:
+        model = load_vit(base_source, device=device)
+        replace_head(model, int(settings["num_labels"]), seed=0)
+        model = load_lora_merged(model, checkpoint_dir)
     else:
         model = load_vit(base_source, device=device)
         replace_head(model, int(settings["num_labels"]), seed=0)
@@ -294,7 +300,7 @@ def load_vision_tuned(
 
 
 def vision_checkpoint_identity(
-    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, method: str
+    base_source: str | os.PathLike, checkpoint_dir: str | os.PathLike | None, method: str, *, seed: int = 0
 ) -> dict[str, str]:
     """What a method's ViT is made of, for feature-store identities (cache keys).
 
@@ -302,26 +308,19 @@ def vision_checkpoint_identity(
     -------
     dict[str, str]
         ``finetune``: the checkpoint folder's identity; ``base`` without a checkpoint: the
-        base model's; ``base``/``prompt`` with one: the base model's plus ``adapter``
-        (the folder) and ``adapter_sha256`` (of its weight files and ``tuning.json``).
-        Each with ``method``.
+        base model's; ``random``: the base model's and the initialisation ``seed``;
+        ``base``/``prompt``/``lora`` with one: the base model's plus ``adapter`` (the
+        folder) and ``adapter_sha256`` (of its weight files and ``tuning.json``). Each
+        with ``method``.
     """
-    _check_method(method)
+    _check_method(method, (*VISION_METHODS, RANDOM_METHOD))
     if checkpoint_dir is None and method == "base":
         return {**model_identity(base_source), "method": method}
+    if method == RANDOM_METHOD:
+        return {**model_identity(base_source), "method": method, "seed": str(seed)}
     if checkpoint_dir is None or not Path(checkpoint_dir).is_dir():
         raise DataError(f"{method} checkpoint {checkpoint_dir} not found; run the tuning rule that writes it")
     if method == "finetune":
         return {**model_identity(checkpoint_dir), "method": method}
-    names = [HEAD_FILE, *([PROMPT_FILE] if method == "prompt" else []), TUNING_FILE]
-    files = [Path(checkpoint_dir) / name for name in names]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise DataError(f"{method} checkpoint {checkpoint_dir} lacks {missing}; rerun the tuning rule")
-    combined = "".join(f"{f.name}\t{sha256_file(f)}\n" for f in files)
-    return {
-        **model_identity(base_source),
-        "method": method,
-        "adapter": os.fspath(checkpoint_dir),
-        "adapter_sha256": hashlib.sha256(combined.encode()).hexdigest(),
-    }
+    weights = {"base": [HEAD_FILE], "prompt": [HEAD_FILE, PROMPT_FILE], LORA_METHOD: [ADAPTER_WEIGHTS]}[method]
+    return adapter_identity(base_source, checkpoint_dir, method, weights)

@@ -140,7 +140,8 @@ def tune_vit_on_task(
     settings: Mapping[str, Any],
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train a linear probe (``base``), visual prompts (``prompt``) or everything (``finetune``).
+    """Train a linear probe (``base``), visual prompts (``prompt``), LoRA adapters (``lora``) or
+    everything (``finetune``), each with a new head.
 
     Parameters
     ----------
@@ -148,13 +149,14 @@ def tune_vit_on_task(
         The base ViT (folder or hub name).
     train_split, validation_split : LabelledImages
         The task's splits; the number of classes is ``len(train_split.class_names)``.
-    method : {"base", "prompt", "finetune"}
+    method : {"base", "prompt", "finetune", "lora"}
     checkpoint_dir, loss_path : path-like
         Where the checkpoint and the loss CSV are written (atomically).
     settings : mapping
         ``steps``, ``batch_size``, ``eval_every``, ``warmup_steps``,
         ``early_stopping_patience``, ``seed``, ``learning_rate``; for ``prompt`` also
-        ``num_prompt_tokens`` and ``deep``. Saved with the checkpoint.
+        ``num_prompt_tokens`` and ``deep``; for ``lora`` ``rank``, ``alpha``, ``dropout``
+        and ``target_modules``. Saved with the checkpoint.
 
     Returns
     -------
@@ -167,14 +169,14 @@ def tune_vit_on_task(
             f"the train split has {num_labels} classes but the validation split has "
             f"{len(validation_split.class_names)}; prepare the task again"
         )
-    model = load_vit(base_source)
-    prepare_vit_for_tuning(
-        model,
+    model = prepare_vit_for_tuning(
+        load_vit(base_source),
         method,
         num_labels=num_labels,
         num_prompt_tokens=settings.get("num_prompt_tokens", 10),
         deep=settings.get("deep", False),
         seed=settings["seed"],
+        lora=settings if method == "lora" else None,
     )
     size = image_size_of(model)
     with atomic_output(loss_path) as tmp_loss:

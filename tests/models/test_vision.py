@@ -139,4 +139,4 @@ def test_base_trains_the_head_only_and_finetune_everything(vit_dir, pixels):
     grads = _gradients(finetune, pixels)
     assert all(g is not None for g in grads.values())
     with pytest.raises(ConfigError, match="unknown vision tuning method"):
-        prepare_vit_for_tuning(load_vit(vit_dir, device="cpu"), "lora", num_labels=3)
+        prepare_vit_for_tuning(load_vit(vit_dir, device="cpu"), "adapters", num_labels=3)

@@ -28,11 +28,12 @@ from brainalign.tuning import (
 ANIMALS = ["cat", "dog", "fox", "owl", "bee", "cow", "pig", "hen"]
 PLACES = ["mat", "rug", "bed", "box"]
 
-#: The matched budget: both methods share everything but the learning rate.
+#: The matched budget: the methods share everything but the learning rate.
 SETTINGS = SimpleNamespace(
     num_virtual_tokens=4,
     init_text="Copy the sentence",
-    learning_rates={"prompt": 0.3, "finetune": 3e-3},
+    lora={"rank": 4, "alpha": 8, "dropout": 0.0, "target_modules": None},
+    learning_rates={"prompt": 0.3, "finetune": 3e-3, "lora": 1e-2},
     batch_size=4,
 )
 
@@ -93,7 +94,8 @@ def prepared(tiny_dir: Path) -> Callable[[str], tuple[Any, Any]]:
     def make(method: str) -> tuple[Any, Any]:
         model, tokenizer = load_causal_lm(tiny_dir, device="cpu")
         model = prepare_for_tuning(
-            model, tokenizer, method, num_virtual_tokens=SETTINGS.num_virtual_tokens, init_text=SETTINGS.init_text
+            model, tokenizer, method, num_virtual_tokens=SETTINGS.num_virtual_tokens, init_text=SETTINGS.init_text,
+            lora=SETTINGS.lora,
         )
         return model, tokenizer
 
@@ -139,9 +141,9 @@ def run(prepared) -> Callable[..., tuple[Any, Any, Any]]:
 
 @pytest.fixture(scope="session")
 def trained(run, tmp_path_factory: pytest.TempPathFactory) -> dict[str, SimpleNamespace]:
-    """Both methods trained 30 steps with seed 0 (shared: training is the slow part)."""
+    """Every method trained 30 steps with seed 0 (shared: training is the slow part)."""
     out = {}
-    for method in ("prompt", "finetune"):
+    for method in ("prompt", "finetune", "lora"):
         log_path = tmp_path_factory.mktemp(f"trained-{method}") / "loss.csv"
         with one_torch_thread():
             model, tokenizer, frame = run(method, seed=0, steps=30, log_path=log_path)

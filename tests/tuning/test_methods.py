@@ -83,14 +83,35 @@ def test_soft_prompt_starts_from_the_init_text_embeddings(prepared, settings) ->
 def test_bad_settings_are_config_errors(tiny_dir) -> None:
     model, tokenizer = load_causal_lm(tiny_dir, device="cpu")
     with pytest.raises(ConfigError, match="unknown tuning method"):
-        prepare_for_tuning(model, tokenizer, "lora", num_virtual_tokens=4, init_text="Copy")
+        prepare_for_tuning(model, tokenizer, "adapters", num_virtual_tokens=4, init_text="Copy")
+    with pytest.raises(ConfigError, match="rank"):
+        prepare_for_tuning(model, tokenizer, "lora", lora={"rank": 0, "alpha": 8})
+    with pytest.raises(ConfigError, match="target_modules"):
+        prepare_for_tuning(model, tokenizer, "lora", lora={"rank": 2, "alpha": 8, "target_modules": ["nope"]})
     with pytest.raises(ConfigError, match="num_virtual_tokens"):
         prepare_for_tuning(model, tokenizer, "prompt", num_virtual_tokens=0, init_text="Copy")
     with pytest.raises(ConfigError, match="init_text"):
         prepare_for_tuning(model, tokenizer, "prompt", num_virtual_tokens=4, init_text="")
 
 
-@pytest.mark.parametrize("method", ["prompt", "finetune"])
+def test_lora_sends_gradients_to_the_low_rank_adapters_only(prepared, records) -> None:
+    model, tokenizer = prepared("lora")
+    _backward_once(model, tokenizer, records)
+    named = dict(model.named_parameters())
+    adapters = [n for n in named if "lora_" in n]
+    # GPT-2's fused query/key/value projection in each of the 2 blocks gets an A and a B.
+    assert len(adapters) == 4 and all(".attn.c_attn.lora_" in n for n in adapters)
+    for name in adapters:
+        assert named[name].requires_grad
+    # B starts at zero, so only B receives a gradient on the first step (A's is B^T-weighted).
+    assert any(named[n].grad is not None and named[n].grad.abs().sum() > 0 for n in adapters if "lora_B" in n)
+    for name, p in named.items():
+        if name not in adapters:
+            assert not p.requires_grad, name
+            assert p.grad is None, name
+
+
+@pytest.mark.parametrize("method", ["prompt", "finetune", "lora"])
 def test_checkpoint_reloads_and_reproduces_features_bit_for_bit(trained, tiny_dir, tmp_path, method) -> None:
     run = trained[method]
     before = extract_features(run.model, run.tokenizer, TEXTS, layers=[0, 1, 2], progress=False)
@@ -106,6 +127,11 @@ def test_checkpoint_reloads_and_reproduces_features_bit_for_bit(trained, tiny_di
         with safe_open(out / "adapter_model.safetensors", "pt") as f:
             keys = list(f.keys())
             assert len(keys) == 1 and f.get_tensor(keys[0]).shape == (4, 32)  # the soft prompt only
+    elif method == "lora":
+        assert "adapter_model.safetensors" in files and "model.safetensors" not in files
+        with safe_open(out / "adapter_model.safetensors", "pt") as f:
+            shapes = sorted(tuple(f.get_tensor(k).shape) for k in f.keys())
+        assert shapes == [(4, 32), (4, 32), (96, 4), (96, 4)]  # A (r x d_in), B (3d x r) per block
     else:
         assert {"model.safetensors", "config.json", "tokenizer_config.json"} <= set(files)
 
@@ -115,22 +141,26 @@ def test_checkpoint_reloads_and_reproduces_features_bit_for_bit(trained, tiny_di
         assert not any(p.requires_grad for p in model.parameters())
     after = extract_features(model, tokenizer, TEXTS, layers=[0, 1, 2], progress=False)
     for k in before:
-        assert np.array_equal(before[k], after[k]), k
+        if method == "lora":  # reloaded merged into the weights: W + BA instead of Wx + B(Ax)
+            assert type(model).__name__ == "GPT2LMHeadModel"
+            np.testing.assert_allclose(after[k], before[k], rtol=1e-4, atol=1e-5)
+        else:
+            assert np.array_equal(before[k], after[k]), k
     if method == "prompt":
         assert torch.equal(soft_prompt(model), soft_prompt(run.model))
 
 
-@pytest.mark.parametrize("method", ["prompt", "finetune"])
+@pytest.mark.parametrize("method", ["prompt", "finetune", "lora"])
 def test_tuning_changes_the_representation(trained, tiny_dir, method) -> None:
     base, tokenizer = load_tuned(tiny_dir, None, "base", device="cpu")
     reference = extract_features(base, tokenizer, TEXTS, layers=[2], progress=False)[2]
     tuned = extract_features(trained[method].model, tokenizer, TEXTS, layers=[2], progress=False)[2]
     assert np.abs(tuned - reference).max() > 1e-3
     backbone = trained[method].model
-    if method == "prompt":
-        backbone = backbone.get_base_model()
-        for (name, p), q in zip(base.named_parameters(), backbone.parameters()):
-            assert torch.equal(p, q), name  # the frozen backbone did not move
+    if method in ("prompt", "lora"):
+        frozen = {n.replace("base_layer.", ""): p for n, p in backbone.get_base_model().named_parameters() if "lora_" not in n}
+        for name, p in base.named_parameters():
+            assert torch.equal(p, frozen[name]), name  # the frozen backbone did not move
 
 
 def test_load_tuned_refuses_a_checkpoint_of_another_method(trained, tiny_dir, tmp_path) -> None:
@@ -182,3 +212,27 @@ def test_checkpoint_identity_tracks_what_the_features_depend_on(trained, tiny_di
         finally:
             weight.copy_(saved)
     assert checkpoint_identity(tiny_dir, moved, "prompt")["adapter_sha256"] != prompt["adapter_sha256"]
+
+
+def test_random_is_the_base_architecture_untrained_and_a_function_of_the_seed(tiny_dir) -> None:
+    base, tokenizer = load_tuned(tiny_dir, None, "base", device="cpu")
+    first, random_tokenizer = load_tuned(tiny_dir, None, "random", device="cpu", seed=3)
+    again, _ = load_tuned(tiny_dir, None, "random", device="cpu", seed=3)
+    other, _ = load_tuned(tiny_dir, None, "random", device="cpu", seed=4)
+    assert type(first) is type(base) and len(random_tokenizer) == len(tokenizer)
+    assert not first.training and not any(p.requires_grad for p in first.parameters())
+    shapes = {n: tuple(p.shape) for n, p in base.named_parameters()}
+    assert {n: tuple(p.shape) for n, p in first.named_parameters()} == shapes
+    weights = dict(first.named_parameters())
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), again.parameters()))
+    assert not torch.equal(weights["transformer.h.0.attn.c_attn.weight"], dict(other.named_parameters())["transformer.h.0.attn.c_attn.weight"])
+    assert not torch.equal(weights["transformer.h.0.attn.c_attn.weight"], dict(base.named_parameters())["transformer.h.0.attn.c_attn.weight"])
+    # GPT-2's own initialiser: linear weights ~ N(0, 0.02), layer norms at 1.
+    assert abs(float(weights["transformer.h.0.mlp.c_fc.weight"].std()) - 0.02) < 0.002
+    assert torch.equal(weights["transformer.h.0.ln_1.weight"], torch.ones_like(weights["transformer.h.0.ln_1.weight"]))
+    untrained = extract_features(first, tokenizer, TEXTS, layers=[2], progress=False)[2]
+    pretrained = extract_features(base, tokenizer, TEXTS, layers=[2], progress=False)[2]
+    assert untrained.shape == pretrained.shape and np.abs(untrained - pretrained).max() > 1e-2
+    identity = checkpoint_identity(tiny_dir, None, "random", seed=3)
+    assert identity["method"] == "random" and identity["seed"] == "3"
+    assert identity != checkpoint_identity(tiny_dir, None, "random", seed=4)

@@ -42,8 +42,9 @@ def vit_dir(tmp_path_factory):
     return build_tiny_vit(tmp_path_factory.mktemp("vit") / "tiny", num_labels=4, seed=0, **SIZES)
 
 
-SETTINGS = {"steps": 12, "batch_size": 8, "eval_every": 6, "seed": 0, "num_prompt_tokens": 2, "deep": True}
-RATES = {"base": 0.05, "prompt": 0.05, "finetune": 0.005}
+SETTINGS = {"steps": 12, "batch_size": 8, "eval_every": 6, "seed": 0, "num_prompt_tokens": 2, "deep": True,
+            "rank": 2, "alpha": 4, "dropout": 0.0, "target_modules": None}
+RATES = {"base": 0.05, "prompt": 0.05, "finetune": 0.005, "lora": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def tuned(vit_dir, tmp_path_factory):
     """Each method tuned 12 steps on the colour task, with its checkpoint and loss curve."""
     out = {}
     root = tmp_path_factory.mktemp("tuned")
-    for method in ("base", "prompt", "finetune"):
+    for method in ("base", "prompt", "finetune", "lora"):
         settings = dict(SETTINGS, learning_rate=RATES[method])
         history = tune_vit_on_task(
             vit_dir, colour_split(48, 0), colour_split(12, 1), method=method, settings=settings,
@@ -93,6 +94,8 @@ def test_checkpoints_hold_what_each_method_trains_and_reload_exactly(vit_dir, tu
     assert files["base"] == {"head.safetensors", "tuning.json"}
     assert files["prompt"] == {"head.safetensors", "visual_prompt.safetensors", "tuning.json"}
     assert {"model.safetensors", "config.json", "tuning.json"} <= files["finetune"]
+    assert {"adapter_model.safetensors", "adapter_config.json", "tuning.json"} <= files["lora"]
+    assert "model.safetensors" not in files["lora"]
     saved = json.loads((tuned["prompt"].checkpoint / "tuning.json").read_text())
     assert saved["method"] == "prompt" and saved["num_labels"] == 3 and saved["num_prompt_tokens"] == 2 and saved["deep"]
     pixels = preprocess_images(colour_split(12, 1).images, 16)
@@ -103,7 +106,8 @@ def test_checkpoints_hold_what_each_method_trains_and_reload_exactly(vit_dir, tu
         assert (visual_prompt_of(model) is not None) == (method == "prompt")
         batches = image_evaluation_batches(colour_split(12, 1).images, colour_split(12, 1).labels, batch_size=64, image_size=16)
         losses[method] = validation_loss(model, batches, classification_objective)
-        # The reloaded model scores the validation split exactly as at the end of training.
+        # The reloaded model scores the validation split exactly as at the end of training
+        # (LoRA: merged into the weights, equal up to float rounding).
         assert losses[method] == pytest.approx(run.history["validation_loss"].iloc[-1], rel=1e-5)
         with torch.no_grad():
             assert model(pixel_values=pixels).logits.shape == (12, 3)
@@ -118,9 +122,12 @@ def test_identities_tell_the_variants_apart(vit_dir, tuned):
     head = vision_checkpoint_identity(vit_dir, tuned["base"].checkpoint, "base")
     prompt = vision_checkpoint_identity(vit_dir, tuned["prompt"].checkpoint, "prompt")
     finetune = vision_checkpoint_identity(vit_dir, tuned["finetune"].checkpoint, "finetune")
-    assert base["sha256"] == head["sha256"] == prompt["sha256"] != finetune["sha256"]
-    assert head["adapter_sha256"] != prompt["adapter_sha256"]
+    lora = vision_checkpoint_identity(vit_dir, tuned["lora"].checkpoint, "lora")
+    random = vision_checkpoint_identity(vit_dir, None, "random", seed=5)
+    assert base["sha256"] == head["sha256"] == prompt["sha256"] == lora["sha256"] != finetune["sha256"]
+    assert len({head["adapter_sha256"], prompt["adapter_sha256"], lora["adapter_sha256"]}) == 3
     assert "adapter_sha256" not in base
+    assert random["method"] == "random" and random["seed"] == "5" and random != base
 
 
 def test_same_seed_gives_byte_identical_checkpoints(vit_dir, tuned, tmp_path):
@@ -171,3 +178,33 @@ def test_the_loop_rejects_a_model_without_trainable_parameters(vit_dir):
             steps=1, learning_rate=0.1, seed=0, eval_every=1, log_path=None, progress=False,
             objective=classification_objective,
         )
+
+
+def test_lora_trains_adapters_on_the_attention_and_the_head_only(vit_dir):
+    model = prepare_vit_for_tuning(load_vit(vit_dir, device="cpu"), "lora", num_labels=3, lora={"rank": 2, "alpha": 4})
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    adapters = [n for n in trainable if "lora_" in n]
+    # q_proj and v_proj of both blocks, an A and a B each; plus the new head (modules_to_save).
+    assert len(adapters) == 8 and all(".attention.q_proj." in n or ".attention.v_proj." in n for n in adapters)
+    assert sorted(n for n in trainable if "lora_" not in n) == [
+        "base_model.model.classifier.modules_to_save.default.bias",
+        "base_model.model.classifier.modules_to_save.default.weight",
+    ]
+    with pytest.raises(ConfigError, match="without LoRA adapters"):
+        save_vision_checkpoint(prepare_vit_for_tuning(load_vit(vit_dir, device="cpu"), "base", num_labels=3),
+                               vit_dir.parent / "x", "lora", settings={})
+
+
+def test_random_is_the_architecture_untrained(vit_dir):
+    base = load_vision_tuned(vit_dir, None, "base", device="cpu")
+    first = load_vision_tuned(vit_dir, None, "random", device="cpu", seed=1)
+    again = load_vision_tuned(vit_dir, None, "random", device="cpu", seed=1)
+    other = load_vision_tuned(vit_dir, None, "random", device="cpu", seed=2)
+    names = [n for n, _ in base.named_parameters()]
+    assert [n for n, _ in first.named_parameters()] == names and not first.training
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), again.parameters()))
+    key = "vit.layers.0.attention.q_proj.weight"
+    weights = {name: dict(m.named_parameters())[key] for name, m in (("first", first), ("other", other), ("base", base))}
+    assert not torch.equal(weights["first"], weights["other"]) and not torch.equal(weights["first"], weights["base"])
+    with pytest.raises(DataError, match="not found"):
+        load_vision_tuned(vit_dir, None, "lora")

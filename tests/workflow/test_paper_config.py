@@ -83,11 +83,12 @@ def test_paper_config_plans_every_stage_without_simulation_or_pretraining(paper_
     plan = result.stdout + result.stderr
     assert "simulate_pereira" not in plan and "pretrain_base" not in plan
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
-    # Text: 3 tasks x (prompt, finetune), base and tuned variants evaluated, 7 feature sets.
-    # Vision: 2 image tasks x (base head, prompt, finetune), 5 feature sets, one subject.
+    # Text: 3 tasks x (prompt, finetune), base and tuned variants evaluated, 8 feature sets
+    # (base, random, 6 tuned). Vision: 2 image tasks x (base head, prompt, finetune), 6 feature
+    # sets, one subject.
     assert jobs["prepare_task"] == "3" and jobs["prepare_image_task"] == "2"
     assert jobs["tune"] == str(6 + 6) and jobs["evaluate"] == str(9 + 6)
-    assert jobs["features"] == str(7 + 5) and jobs["ridge"] == str(7 * len(SUBJECTS) + 5)
+    assert jobs["features"] == str(8 + 6) and jobs["ridge"] == str(8 * len(SUBJECTS) + 6)
 
 
 def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):

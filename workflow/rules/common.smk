@@ -8,7 +8,8 @@ sys.path.insert(0, workflow.basedir)
 from brainalign.io import check_output_path
 
 
-METHODS = ["base", "prompt", "finetune"]  # base = the untuned model
+METHODS = ["base", "random", "prompt", "finetune", "lora"]  # base = the untuned model, random = untrained
+UNTUNED_METHODS = ["base", "random"]  # task "none": no checkpoint (a vision base on a task has a head)
 UNTUNED_TASK = "none"  # the task column of rows that come from an untuned model
 SPLITS = ["train", "validation", "test"]
 
@@ -116,16 +117,24 @@ def tuned_methods():
     return config["tuning"]["methods"]
 
 
+def baselines():
+    """Untuned variants besides base (config baselines): random = the architecture, untrained."""
+    return config["baselines"]
+
+
 def model_variants(model):
-    """(task, method) of every variant of a model: the untuned base, then each of its tasks x
-    tuned method. Text models get the text tasks, vision models the image tasks."""
-    return [(UNTUNED_TASK, "base")] + [(task, method) for task in model_tasks(model) for method in tuned_methods()]
+    """(task, method) of every variant of a model: the untuned base (and the untrained random
+    baseline when configured), then each of its tasks x tuned method. Text models get the text
+    tasks, vision models the image tasks."""
+    untuned = [(UNTUNED_TASK, method) for method in ["base", *baselines()]]
+    return untuned + [(task, method) for task in model_tasks(model) for method in tuned_methods()]
 
 
 def checkpoint_dir(wildcards):
     """The checkpoint a variant needs: a tuned one, or a vision model's linear head on a task
-    (method base); nothing for the untuned base model."""
-    if wildcards.method == "base" and not (is_vision_model(wildcards.model) and wildcards.task != UNTUNED_TASK):
+    (method base); nothing for the untuned base model and the untrained random one."""
+    untuned_base = wildcards.method == "base" and not (is_vision_model(wildcards.model) and wildcards.task != UNTUNED_TASK)
+    if untuned_base or wildcards.method == "random":
         return []
     return f"results/checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}"
 
@@ -171,8 +180,10 @@ def tuning_settings(wildcards):
 
 
 def feature_variant_input(wildcards):
-    if wildcards.method == "base" and wildcards.task != UNTUNED_TASK:
-        raise ValueError(f"the untuned base model has task '{UNTUNED_TASK}', not '{wildcards.task}'")
+    if wildcards.method in UNTUNED_METHODS and wildcards.task != UNTUNED_TASK:
+        raise ValueError(f"the {wildcards.method} model's features have task '{UNTUNED_TASK}', not '{wildcards.task}'")
+    if wildcards.method not in UNTUNED_METHODS and wildcards.task == UNTUNED_TASK:
+        raise ValueError(f"a {wildcards.method} model is tuned on a task; task '{UNTUNED_TASK}' has none")
     return checkpoint_dir(wildcards)
 
 
@@ -388,10 +399,14 @@ def feature_images(wildcards):
 
 
 def feature_settings(wildcards):
-    """Layers, pooling and batch size of a model's features (features.vision for ViTs)."""
+    """Layers, pooling and batch size of a model's features (features.vision for ViTs); the
+    random baseline also depends on the seed its weights are drawn from."""
     features = config["features"]
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
-    return {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+    settings = {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+    if getattr(wildcards, "method", None) == "random":
+        settings["seed"] = config["seed"]
+    return settings
 # --- statistics, figures and report (rules in report.smk) ---
 import types
 

@@ -50,6 +50,7 @@ rule task_scores:
         ),
     params:
         metric="bertscore_f1",
+        methods=["base", *tuned_methods()],
         image_tasks=lambda wildcards: {task: task_config(task) for task in image_tasks()},
     log:
         "results/logs/task_scores.log",

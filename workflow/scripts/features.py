@@ -26,24 +26,24 @@ if params.modality == "vision":
     from brainalign.models.vision import image_size_of
     from brainalign.tuning.vision import load_vision_tuned, vision_checkpoint_identity
 
-    model = load_vision_tuned(params.model_source, checkpoint, method)
+    model = load_vision_tuned(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
     images = read_stimulus_images(snakemake.input.images[0], ids, image_size_of(model))
     features = extract_image_features(
         model, images, layers=settings["layers"], pooling=settings["pooling"], batch_size=settings["batch_size"]
     )
-    identity = vision_checkpoint_identity(params.model_source, checkpoint, method)
+    identity = vision_checkpoint_identity(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
     texts = None
 else:
     from brainalign.features import extract_features
     from brainalign.tuning.methods import checkpoint_identity, load_tuned
 
     # A prompt-tuned model's soft prompt is prepended as in training and left out of pooling.
-    model, tokenizer = load_tuned(params.model_source, checkpoint, method)
+    model, tokenizer = load_tuned(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
     features = extract_features(
         model, tokenizer, list(stimuli["text"]), layers=settings["layers"], pooling=settings["pooling"],
         batch_size=settings["batch_size"],
     )
-    identity = checkpoint_identity(params.model_source, checkpoint, method)
+    identity = checkpoint_identity(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
     texts = list(stimuli["text"])  # recorded: features of since-changed sentences are refused
 identity = dict(
     identity,

@@ -3,7 +3,7 @@ Table VI (image accuracy) (rule task_scores)."""
 
 import pandas as pd
 
-from brainalign.evaluation import PIVOT_METHODS, gather_task_scores, task_score_pivot
+from brainalign.evaluation import gather_task_scores, task_score_pivot
 from brainalign.image_evaluation import accuracy_pivot
 from brainalign.io import setup_logging
 from brainalign.tables import write_frame
@@ -17,7 +17,7 @@ write_frame(scores, snakemake.output.scores)
 if (scores["metric"] == metric).any():
     table1 = task_score_pivot(scores, metric=metric)
 else:  # no text task configured
-    table1 = pd.DataFrame(columns=["model", "task", *PIVOT_METHODS])
+    table1 = pd.DataFrame(columns=["model", "task", *snakemake.params.methods])
 write_frame(table1, snakemake.output.table1)
 names = {task: display_name(settings) for task, settings in snakemake.params.image_tasks.items()}
 write_frame(accuracy_pivot(scores, names), snakemake.output.table6)
