@@ -105,7 +105,6 @@ def grouped_folds(groups: ArrayLike, n_folds: int, seed: int = 0) -> list[Fold]:
     return folds
 
 
-
 def check_backend(backend: str, device: str) -> None:
     """Check the config keys ``ridge.backend`` and ``ridge.device`` (see :data:`BACKENDS`).
 
