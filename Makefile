@@ -1,13 +1,17 @@
-# The two commands a newcomer needs:
+# The commands a newcomer needs:
 #   make run    set up .venv when missing, then run the embedded default end to end
 #   make test   set up .venv when missing, then run the test suite
+#   make slurm-demo   the embedded default through a real SLURM cluster on localhost (as root,
+#                     with slurm-wlm and munge installed; see tests/cluster/local_slurm.sh)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 TARGETS ?=  # empty: the workflow's default target, every table
+# slurm-demo's cluster: its config, state and logs (a short path: munge's socket is in it)
+SLURM_DIR ?= /tmp/brainalign-slurm
 
-.PHONY: setup run report test benchmark clean
+.PHONY: setup run report test benchmark clean slurm-demo
 
 # The stamp is refreshed whenever the pinned requirements change.
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
@@ -20,6 +24,12 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES) $(TARGETS)
+
+# Starts munged, slurmctld and slurmd in $(SLURM_DIR), runs the workflow with
+# --profile profiles/slurm (every job an sbatch job; no GPU requests unless
+# BRAINALIGN_SLURM_GPUS is set), and stops the daemons by PID however the run ends.
+slurm-demo: setup
+	SNAKEMAKE=$(BIN)/snakemake tests/cluster/local_slurm.sh run $(SLURM_DIR) -- $(TARGETS)
 
 # The HTML report of the last run (tables, figures, captions, methods, summary).
 report: setup

@@ -4,9 +4,18 @@
 #   tests/cluster/local_slurm.sh start DIR   # write DIR/slurm.conf, start munged, slurmctld, slurmd
 #   tests/cluster/local_slurm.sh stop DIR    # stop them again, by the PIDs recorded in DIR
 #   tests/cluster/local_slurm.sh env DIR     # print the exports clients (sbatch, squeue) need
+#   tests/cluster/local_slurm.sh run DIR [-- SNAKEMAKE_ARGS...]
+#       # all in one: start, `snakemake --profile profiles/slurm SNAKEMAKE_ARGS` in the current
+#       # directory, stop (by PID, also when the run fails or is interrupted); exits with
+#       # snakemake's status. `make slurm-demo` runs the embedded default this way.
 #
 #   eval "$(tests/cluster/local_slurm.sh env DIR)"
 #   snakemake --profile profiles/slurm       # the workflow on the local cluster
+#
+# `run` runs $SNAKEMAKE (default: snakemake on PATH; e.g. SNAKEMAKE=".venv/bin/python -m
+# snakemake") and, unless BRAINALIGN_SLURM_GPUS is set, requests no GPUs (this node has none:
+# BRAINALIGN_SLURM_GPUS=1 sends training to its one device-less GPU slot instead, one job at a
+# time, to try the GPU request path).
 #
 # Needs Debian's slurm-wlm and munge (apt-get install slurm-wlm munge) and root (slurmd starts
 # jobs as their owner). Nothing outside DIR is written: the munge key, socket, state, spool, logs
@@ -14,14 +23,14 @@
 # the node is idle (at most 60 s) and stops whatever it started when it fails.
 set -euo pipefail
 
-command=${1:?usage: $0 start|stop|env DIR}
-dir=$(realpath -m "${2:?usage: $0 start|stop|env DIR}")
+usage="usage: $0 start|stop|env DIR, or $0 run DIR [-- SNAKEMAKE_ARGS...]"
+command=${1:?$usage}
+dir=$(realpath -m "${2:?$usage}")
+profile=$(realpath "$(dirname "$0")/../../profiles/slurm")
 
-stop() {
-    # Daemons are stopped by the PIDs they recorded, never by name; SIGTERM, then SIGKILL.
-    local name pid jobs
-    # First cancel the jobs still in this cluster (all of them are the test's), so that no
-    # job step outlives slurmd.
+cancel_jobs() {
+    # Cancels the jobs still queued or running in this cluster (all of them are ours).
+    local jobs
     if [[ -s "$dir/slurmctld.pid" ]] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
         jobs=$(SLURM_CONF="$dir/slurm.conf" timeout 10 squeue -h -t pending,running -o %A 2>/dev/null || true)
         if [[ -n "$jobs" ]]; then
@@ -30,6 +39,13 @@ stop() {
             sleep 2
         fi
     fi
+}
+
+stop() {
+    # Daemons are stopped by the PIDs they recorded, never by name; SIGTERM, then SIGKILL.
+    local name pid
+    # First the jobs, so that no job step outlives slurmd.
+    cancel_jobs
     for name in slurmd slurmctld munged; do
         [[ -s "$dir/$name.pid" ]] || continue
         pid=$(cat "$dir/$name.pid")
@@ -119,9 +135,52 @@ CONF
     false
 }
 
+run() {
+    shift 2
+    [[ "${1:-}" != -- ]] || shift
+    local snakemake status=0
+    read -r -a snakemake <<<"${SNAKEMAKE:-snakemake}"
+    command -v "${snakemake[0]}" >/dev/null || { echo "local_slurm: ${snakemake[0]} not found (set SNAKEMAKE)" >&2; exit 2; }
+    # The daemons stop however this ends: success, failure, Ctrl-C or SIGTERM (Snakemake gets
+    # SIGINT first: it cancels its SLURM jobs and exits). Only SIGKILL leaves them running:
+    # `stop DIR` then.
+    child=
+    trap stop EXIT
+    trap 'interrupted 130' INT
+    trap 'interrupted 143' TERM
+    start
+    export SLURM_CONF="$dir/slurm.conf" PATH="$dir/bin:$PATH"
+    export BRAINALIGN_SLURM_GPUS=${BRAINALIGN_SLURM_GPUS:-0}
+    echo "local_slurm: cluster up in $dir (its logs are there); running ${snakemake[*]} --profile $profile $*" >&2
+    # In the background, so that a signal reaches the traps at once, not after Snakemake ends;
+    # with job control on (set -m), so that it does not ignore the SIGINT they forward.
+    set -m
+    "${snakemake[@]}" --profile "$profile" "$@" &
+    child=$!
+    wait "$child" || status=$?
+    child=
+    echo "local_slurm: snakemake exited with status $status; the last 10 minutes' SLURM jobs by state:" >&2
+    squeue -h -t all -o %T 2>/dev/null | sort | uniq -c >&2 || true
+    exit "$status"
+}
+
+interrupted() {
+    # Cancel the jobs, then SIGINT as Ctrl-C would (SIGTERM would make Snakemake wait for its
+    # running jobs; a shell that ignored SIGINT leaves it ignored in Snakemake too, which then
+    # stops when it sees its jobs cancelled). At most 60 s, then SIGKILL; `stop` follows.
+    if [[ -n "${child:-}" ]]; then
+        cancel_jobs
+        kill -INT "$child" 2>/dev/null || true
+        for _ in $(seq 120); do kill -0 "$child" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL "$child" 2>/dev/null || true
+    fi
+    exit "$1"
+}
+
 case "$command" in
     start) start ;;
     stop) stop ;;
     env) print_env ;;
-    *) echo "usage: $0 start|stop|env DIR" >&2; exit 2 ;;
+    run) run "$@" ;;
+    *) echo "$usage" >&2; exit 2 ;;
 esac
