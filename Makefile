@@ -42,6 +42,7 @@ test: setup
 benchmark: setup
 	$(BIN)/python benchmarks/ridge_2v2.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/plan_time.py --touch
 	$(BIN)/python benchmarks/embedded_default.py --cores $(CORES)
 
 clean:

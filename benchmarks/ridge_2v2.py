@@ -13,6 +13,10 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
     same standardised training rows, inner 5-fold grouped CV, its default one alpha per
     target (timed against ours with ``per_target_alpha=True`` as well).
 
+(e) ours with ``backend="torch"`` (``brainalign.ridge_torch``, the same algorithm in float64
+    torch) on the CPU, and on CUDA when torch sees a GPU, one alpha and per target, as a ratio
+    against (a) in the same run, with the largest prediction difference.
+
 It checks that (a) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
 the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
 (768 dims -> voxels) for (a) and (b). Usage::
@@ -34,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+import torch
 from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
@@ -159,6 +164,9 @@ def machine() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "blas": blas,
     }
 
@@ -169,6 +177,7 @@ def main() -> None:
     parser.add_argument("--voxels", type=int, default=None, help="override the number of voxels")
     parser.add_argument("--dims", type=int, default=768, help="model dimensions (768: GPT-2 small)")
     parser.add_argument("--skip-himalaya", action="store_true", help="skip himalaya's KernelRidgeCV")
+    parser.add_argument("--skip-torch", action="store_true", help="skip the torch backend (CPU, and CUDA if present)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the printed report here")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the fast timings (median reported)")
     parser.add_argument("--naive-repeats", type=int, default=1, help="repeats of the slow naive nested CV")
@@ -185,6 +194,8 @@ def main() -> None:
     voxels, embeddings, groups = make_problem(n_stimuli, n_voxels, n_dims, args.seed)
     folds = grouped_folds(groups, n_folds, seed=args.seed)
 
+    if args.blas_threads is not None:
+        torch.set_num_threads(args.blas_threads)
     with threadpool_limits(limits=args.blas_threads):
         results: dict = {
             "command": " ".join(["python", "benchmarks/ridge_2v2.py", *sys.argv[1:]]),
@@ -217,6 +228,8 @@ def main() -> None:
         # (d) himalaya, and ours with one alpha per target as it chooses them.
         if not args.skip_himalaya:
             time_himalaya(results, "decoding", voxels, embeddings, alphas, folds, groups, args.repeats, ours_time)
+        if not args.skip_torch:
+            time_torch(results, "decoding", voxels, embeddings, alphas, folds, args.repeats, ours)
         # (c) naive nested CV, once by default: it is the slow reference.
         if not args.skip_naive:
             naive_time, naive_times, (_, naive_alphas) = timed(
@@ -258,6 +271,8 @@ def main() -> None:
         encoding["agreement_ours_vs_ridgecv"] = agreement(enc, sk_enc, enc_alphas, sk_enc_alphas, folds)
         if not args.skip_himalaya:
             time_himalaya(results, "encoding", embeddings, voxels, alphas, folds, groups, args.repeats, enc_time)
+        if not args.skip_torch:
+            time_torch(results, "encoding", embeddings, voxels, alphas, folds, args.repeats, enc)
 
     report = markdown_table(results)
     print(report)
@@ -295,6 +310,57 @@ def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours
     }
 
 
+def time_torch(results, direction, X, Y, alphas, folds, repeats, ours_predictions) -> None:
+    """Time (e), the torch backend on the CPU (and CUDA when present), against numpy (a).
+
+    One alpha for all targets always; per target as well when (d) timed ours per target.
+    Records ``results[direction]["torch"]`` as a list of rows with the ratio numpy / torch.
+    """
+    entry = results[direction]
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    settings = [("one alpha", False, entry["ours"]["seconds"], ours_predictions)]
+    if "ours_per_target" in entry:
+        per_target = cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True)
+        settings.append(("per target", True, entry["ours_per_target"]["seconds"], per_target))
+    rows = []
+    for device in devices:
+        for label, per_target_alpha, numpy_seconds, numpy_predictions in settings:
+            seconds, times, predictions = timed(
+                lambda: cross_val_predict_ridge(
+                    X, Y, alphas, folds, per_target_alpha=per_target_alpha, backend="torch", device=device
+                ),
+                repeats,
+            )
+            difference = np.abs(predictions - numpy_predictions).max() / np.abs(numpy_predictions).max()
+            rows.append({
+                "device": device, "alphas": label, "seconds": seconds, "all_seconds": times,
+                "numpy_seconds": numpy_seconds, "speedup_vs_numpy": numpy_seconds / seconds,
+                "max_relative_difference_vs_numpy": float(difference),
+            })
+    entry["torch"] = rows
+
+
+def torch_table(results: dict) -> list[str]:
+    """Markdown rows of (e), empty when the torch backend was skipped."""
+    lines = []
+    for direction in ("decoding", "encoding"):
+        for row in results[direction].get("torch", []):
+            lines.append(
+                f"| {direction} | torch on {row['device']} | {row['alphas']} | {row['seconds']:.2f} | "
+                f"{min(row['all_seconds']):.2f} | {row['numpy_seconds']:.2f} | {row['speedup_vs_numpy']:.2f}x | "
+                f"{row['max_relative_difference_vs_numpy']:.1e} |"
+            )
+    if not lines:
+        return []
+    header = [
+        "",
+        "| direction | backend | alphas | median (s) | best (s) | numpy median (s) | numpy time / this time "
+        "| max difference / max prediction |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    return header + lines
+
+
 def markdown_table(results: dict) -> str:
     problem = results["problem"]
     lines = [
@@ -322,6 +388,7 @@ def markdown_table(results: dict) -> str:
             chosen = ", ".join(f"{alpha:g}" for alpha in entry["alphas"])
             best = min(entry.get("all_seconds", [entry["seconds"]]))
             lines.append(f"| {direction} | {label} | {entry['seconds']:.2f} | {best:.2f} | {speedup} | {chosen} |")
+    lines += torch_table(results)
     two_vs_two_result = results["two_vs_two"]
     lines += [
         "",

@@ -28,7 +28,7 @@ from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore, read_feature_store, variant_label
 from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
-from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+from brainalign.ridge import check_backend, cross_val_predict_ridge, grouped_folds
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
 from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two, rng_for
 
@@ -43,8 +43,11 @@ class RidgeSettings:
     distance: str = "correlation"
     directions: tuple[str, ...] = ("decoding", "encoding")
     seed: int = 0
+    backend: str = "numpy"
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        check_backend(self.backend, self.device)
         object.__setattr__(self, "alphas", tuple(float(alpha) for alpha in self.alphas))
         object.__setattr__(self, "directions", tuple(self.directions))
         unknown = set(self.directions) - {"decoding", "encoding"}
@@ -254,6 +257,8 @@ def fit_subject(
                     settings.alphas,
                     folds,
                     per_target_alpha=settings.per_target_alpha,
+                    backend=settings.backend,
+                    device=settings.device,
                 )
                 predicted, targets = standardise_by_training_folds(predicted, targets, folds)
                 identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)

@@ -167,3 +167,18 @@ def test_permutation_p_is_calibrated_on_noise_through_cross_validated_ridge():
         p_values.append(scores["p_value"].iloc[0])
     p_values = np.array(p_values)
     assert np.mean(p_values <= 0.1) <= 0.25 and 0.25 <= np.mean(p_values <= 0.5) <= 0.75
+
+
+def test_the_torch_backend_gives_the_same_scores_as_numpy():
+    responses, features = _subject()
+    statistics = StatisticsSettings(n_bootstrap=50, n_permutations=49)
+    torch_settings = RidgeSettings(**{**SETTINGS.__dict__, "backend": "torch", "device": "cpu"})
+    scores = [
+        score_subject(responses, features, settings=settings, statistics=statistics, model="m", task="none", method="base")
+        for settings in (SETTINGS, torch_settings)
+    ]
+    numeric = ["score", "ci_low", "ci_high", "p_value"]
+    assert scores[0].drop(columns=numeric).equals(scores[1].drop(columns=numeric))
+    # Predictions agree to ~1e-15, so the 2v2 pair outcomes, and with them every score,
+    # CI and p-value, are the same up to float round-off.
+    np.testing.assert_allclose(scores[1][numeric].to_numpy(), scores[0][numeric].to_numpy(), rtol=1e-9, atol=1e-12)

@@ -30,7 +30,11 @@ def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
     for direction in ("decoding", "encoding"):
         assert {"ours", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
         assert results[direction]["himalaya_kernelridgecv"]["speedup_of_ours"] > 0
-    assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report
+        # The torch backend on the CPU, one alpha and per target, against numpy in the same run.
+        rows = results[direction]["torch"]
+        assert {(row["device"], row["alphas"]) for row in rows} >= {("cpu", "one alpha"), ("cpu", "per target")}
+        assert all(row["max_relative_difference_vs_numpy"] < 1e-9 for row in rows)
+    assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report and "torch on cpu" in report
 
 
 def test_features_benchmark_quick_mode_reports_every_method(tmp_path):
@@ -42,6 +46,14 @@ def test_features_benchmark_quick_mode_reports_every_method(tmp_path):
     # The four ways compute the same features (float error only).
     assert all(entry["max_abs_difference_vs_bucketed"] < 1e-4 for entry in methods.values())
     assert "one sentence at a time" in report
+
+
+def test_plan_time_benchmark_quick_mode_times_a_no_op_plan_against_snakemakes_floor(tmp_path):
+    results, report = run("plan_time.py", tmp_path, "--quick")
+    assert set(results["timings"]) == {"python", "empty_workflow", "embedded_default"}
+    assert results["ratio_vs_empty_workflow"] > 0
+    assert results["phases"]["parse Snakefile and rule files"] > 0 and "snakemake" in results["imports"]
+    assert "Nothing to be done" not in report and "one-rule Snakefile" in report  # the script checked it
 
 
 def test_embedded_default_benchmark_reads_gnu_time_and_rule_benchmarks(tmp_path):

@@ -56,6 +56,22 @@ def test_shapes_dtype_and_normalised_keys(lm) -> None:
     assert not np.allclose(features[0], features[N_LAYER])
 
 
+def test_the_language_model_head_never_runs_and_the_hidden_states_are_the_causal_lms(lm) -> None:
+    # The head's logits are never read: extraction runs the backbone, whose hidden states are
+    # exactly those the whole causal LM returns.
+    model, tokenizer = lm
+    calls = []
+    hook = model.get_output_embeddings().register_forward_hook(lambda *args: calls.append(1))
+    try:
+        features = extract_features(model, tokenizer, SENTENCES[:1], layers=list(range(N_LAYER + 1)), progress=False)
+    finally:
+        hook.remove()
+    assert calls == []
+    hidden = _hidden_states(lm, SENTENCES[0])
+    for layer, states in enumerate(hidden):
+        np.testing.assert_array_equal(features[layer][0], states[0].mean(dim=0).numpy())
+
+
 def test_negative_layer_equals_positive(lm) -> None:
     model, tokenizer = lm
     neg = extract_features(model, tokenizer, SENTENCES, layers=[-1, -(N_LAYER + 1)], progress=False)

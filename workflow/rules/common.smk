@@ -270,6 +270,17 @@ def ridge_settings():
     return dict(config["ridge"], seed=config["seed"])
 
 
+def ridge_gpu_resources():
+    """A ridge job's GPU request: one GPU when the torch backend is told to run on cuda, else
+    no gpu resource at all (the default plan and its SLURM submissions stay CPU-only)."""
+    return {"gpu": 1} if config["ridge"]["backend"] == "torch" and config["ridge"]["device"] == "cuda" else {}
+
+
+def ridge_conda_env():
+    """The ridge jobs' environment (relative to workflow/rules): with torch for the torch backend."""
+    return "../../envs/ridge_torch.yaml" if config["ridge"]["backend"] == "torch" else "../../envs/ridge.yaml"
+
+
 def mem_mb_from_inputs(factor, floor_mb):
     """A resources function: memory grows with the size of a job's inputs."""
     return lambda wildcards, input: max(int(factor * input.size_mb), floor_mb)

@@ -1,5 +1,6 @@
 # Stage 6: cross-validated ridge decoding (voxels -> representation) and encoding
-# (representation -> voxels) for every ROI of one subject in one job. No torch here.
+# (representation -> voxels) for every ROI of one subject in one job. No torch here, unless
+# ridge.backend is torch (then a GPU is requested when ridge.device is cuda).
 # Each score gets a bootstrap CI over stimuli and a permutation p-value (config statistics);
 # the per-pair 2v2 data are kept in {subject}.pairs.h5 for the paired comparisons.
 
@@ -27,7 +28,8 @@ rule ridge:
     resources:
         mem_mb=mem_mb_from_inputs(20, 1000),
         runtime=runtime_from_inputs(0.2, 10),
+        **ridge_gpu_resources(),
     conda:
-        "../../envs/ridge.yaml"
+        ridge_conda_env()
     script:
         "../scripts/ridge.py"

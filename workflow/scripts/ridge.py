@@ -15,11 +15,16 @@ identity = snakemake.params.identity
 responses, features = read_ridge_inputs(
     snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity
 )
+settings = RidgeSettings(**snakemake.params.settings)
+if settings.backend == "torch":
+    import torch
+
+    torch.set_num_threads(snakemake.threads)
 with threadpool_limits(snakemake.threads):
     fitted = fit_subject(
         responses,
         features,
-        settings=RidgeSettings(**snakemake.params.settings),
+        settings=settings,
         statistics=StatisticsSettings(**snakemake.params.statistics),
         **identity,
     )
