@@ -15,7 +15,6 @@ The timings depend on what else the machine runs: state the load next to the num
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -25,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from brainalign.io import write_report_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,12 +99,7 @@ def main() -> None:
     }
     report = markdown_report(results)
     print(report)
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(f"`{results['command']}`\n\n{report}\n")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_report_files(results, report, markdown=args.markdown, json_path=args.json)
 
 
 def markdown_report(results: dict) -> str:

@@ -21,7 +21,6 @@ and checks that all four give the same features (max |difference|). Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,6 +36,7 @@ import torch
 from brainalign.brains.stimuli import load_sentence_stimuli
 from brainalign.features import extract_features
 from brainalign.models.language import build_tiny_gpt2, load_causal_lm
+from brainalign.io import write_report_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,12 +127,7 @@ def main() -> None:
 
     report = markdown_table(results)
     print(report)
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(f"`{results['command']}`\n\n{report}\n")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_report_files(results, report, markdown=args.markdown, json_path=args.json)
 
 
 def markdown_table(results: dict) -> str:

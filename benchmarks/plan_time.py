@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import pstats
 import re
@@ -40,6 +39,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from brainalign.io import write_report_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -204,12 +205,7 @@ def main() -> None:
     results["ratio_vs_empty_workflow"] = timings["embedded_default"]["seconds"] / timings["empty_workflow"]["seconds"]
     report = markdown_report(results)
     print(report)
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(f"`{results['command']}`\n\n{report}\n")
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    write_report_files(results, report, markdown=args.markdown, json_path=args.json)
 
 
 def markdown_report(results: dict) -> str:

@@ -27,7 +27,6 @@ the out-of-fold predictions (all 196,251 pairs), and also times the encoding dir
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -46,6 +45,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from brainalign.metrics import two_vs_two
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+from brainalign.io import write_report_files
 
 
 def make_problem(n_stimuli: int, n_voxels: int, n_dims: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -276,12 +276,8 @@ def main() -> None:
 
     report = markdown_table(results)
     print(report)
-    if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(f"`{results['command']}`\n\n{report}\n")
+    write_report_files(results, report, markdown=args.markdown, json_path=args.json)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"\nwrote {args.json}")
 
 

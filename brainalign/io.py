@@ -155,3 +155,20 @@ def setup_logging(log_path: str | os.PathLike | None = None, level: int = loggin
 
     sys.excepthook = log_uncaught
     return logger
+
+
+def write_report_files(
+    results: dict, report: str, *, markdown: str | os.PathLike | None, json_path: str | os.PathLike | None
+) -> None:
+    """Write a benchmark's markdown report (headed by its command) and its JSON results.
+
+    Each path may be None (not written); parent folders are created. Used by ``benchmarks/``.
+    """
+    import json
+
+    if markdown is not None:
+        Path(markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(markdown).write_text(f"`{results['command']}`\n\n{report}\n")
+    if json_path is not None:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(results, indent=2) + "\n")
