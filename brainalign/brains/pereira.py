@@ -103,6 +103,7 @@ def load_pereira_mat(
     ids: list[str] = []
     texts: list[str] = []
     groups: list[str] = []
+    sessions: list[str] = []
     blocks: dict[str, list[np.ndarray]] = {roi: [] for roi in networks}
     reference: tuple[Path, int, dict[str, np.ndarray]] | None = None
     provenance: dict[str, str] = {"loader": "brainalign.brains.pereira.load_pereira_mat"}
@@ -117,6 +118,7 @@ def load_pereira_mat(
             ids.append(f"{experiment}_{i:03d}")
             texts.append(sentence)
             groups.append(f"{experiment}_p{passage:03d}")
+            sessions.append(experiment)
         for roi, cols in columns.items():
             blocks[roi].append(examples[:, cols])
         provenance[f"source:{path.name}"] = sha256_file(path)
@@ -130,7 +132,7 @@ def load_pereira_mat(
         _record_counts(provenance, roi, counts)
     return SubjectResponses(
         dataset=dataset, subject=subject, stimulus_ids=tuple(ids), stimulus_texts=tuple(texts),
-        groups=tuple(groups), rois=rois, simulated=simulated, provenance=provenance,
+        groups=tuple(groups), rois=rois, simulated=simulated, provenance=provenance, sessions=tuple(sessions),
     )
 
 
@@ -390,7 +392,23 @@ def load_pereira_627(
     return SubjectResponses(
         dataset=dataset, subject=subject, stimulus_ids=tuple(f"s{i:03d}" for i in range(1, n + 1)),
         stimulus_texts=tuple(sentences), groups=tuple(groups), rois=rois, simulated=simulated, provenance=provenance,
+        sessions=sessions_627(n),
     )
+
+
+PEREIRA_627_SESSIONS = (("384sentences", 384), ("243sentences", 243))
+"""The 627-sentence layout's two experiments, in file order: (session label, sentences)."""
+
+
+def sessions_627(n: int) -> tuple[str, ...] | None:
+    """The experiment of each line of a 627-sentence ``stimuli.txt``; None (one session) otherwise.
+
+    Experiments 2 and 3 were scanned in separate sessions, so their responses can differ by an
+    offset; the labels match the ``.mat`` loader's experiment names.
+    """
+    if n != sum(size for _, size in PEREIRA_627_SESSIONS):
+        return None
+    return tuple(label for label, size in PEREIRA_627_SESSIONS for _ in range(size))
 
 
 def _read_lines(path: Path, kind: str) -> list[str]:

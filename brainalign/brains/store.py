@@ -2,12 +2,13 @@
 
 Every loader (Pereira ``.mat``, the 627-sentence ``.npy`` layout, BOLD5000) turns its raw
 files into one :class:`SubjectResponses`, and the rest of the workflow only ever reads this
-store. HDF5 layout (format version 1)::
+store. HDF5 layout (format version 2)::
 
     /                      attrs: format_version, dataset, subject, simulated
     /stimulus_ids          (n,) utf-8 strings, presentation order
     /stimulus_texts        (n,) utf-8 strings
     /groups                (n,) utf-8 strings (passage / image label for grouped CV folds)
+    /sessions              (n,) utf-8 strings (acquisition block, e.g. Pereira's experiment)
     /rois/<name>           (n, n_voxels) float32, NaN-free; insertion order tracked
     /provenance/keys       (m,) utf-8 strings
     /provenance/values     (m,) utf-8 strings
@@ -31,7 +32,9 @@ from brainalign.io import atomic_output
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added /sessions
+#: The session label of every stimulus when a dataset has one acquisition block (sessions=None).
+SINGLE_SESSION = "single"
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -57,6 +60,10 @@ class SubjectResponses:
         True when the responses come from the simulator (must be labelled downstream).
     provenance : dict of str to str
         Free-form record of sources, e.g. ``{"source:<file>": sha256, "loader": ...}``.
+    sessions : tuple of str, length n, optional
+        The acquisition block of each stimulus (Pereira: the experiment, scanned in its own
+        sessions). Blocks can differ by an offset that carries no stimulus information.
+        ``None`` means one block: every entry becomes :data:`SINGLE_SESSION`.
 
     Raises
     ------
@@ -77,9 +84,12 @@ class SubjectResponses:
     rois: dict[str, np.ndarray]
     simulated: bool
     provenance: dict[str, str]
+    sessions: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("stimulus_ids", "stimulus_texts", "groups"):
+        if self.sessions is None:
+            object.__setattr__(self, "sessions", (SINGLE_SESSION,) * len(tuple(self.stimulus_ids)))
+        for name in ("stimulus_ids", "stimulus_texts", "groups", "sessions"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         try:
             rois = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in dict(self.rois).items()}
@@ -98,6 +108,11 @@ class SubjectResponses:
         )
 
     @property
+    def n_sessions(self) -> int:
+        """Number of distinct acquisition blocks."""
+        return len(set(self.sessions))
+
+    @property
     def n_stimuli(self) -> int:
         """Number of stimuli n."""
         return len(self.stimulus_ids)
@@ -108,17 +123,17 @@ class SubjectResponses:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise DataError(f"SubjectResponses.{name} must be a non-empty string, got {value!r}.")
-        for name in ("stimulus_ids", "stimulus_texts", "groups"):
+        for name in ("stimulus_ids", "stimulus_texts", "groups", "sessions"):
             bad = [v for v in getattr(self, name) if not isinstance(v, str)]
             if bad:
                 raise DataError(f"SubjectResponses.{name} must hold strings only, found {bad[:3]!r}.")
         n = len(self.stimulus_ids)
         if n == 0:
             raise DataError(f"subject {self.subject}: no stimuli; a store needs at least one stimulus.")
-        if len(self.stimulus_texts) != n or len(self.groups) != n:
+        if len(self.stimulus_texts) != n or len(self.groups) != n or len(self.sessions) != n:
             raise DataError(
-                f"subject {self.subject}: stimulus_ids ({n}), stimulus_texts ({len(self.stimulus_texts)}) "
-                f"and groups ({len(self.groups)}) must have one entry per stimulus."
+                f"subject {self.subject}: stimulus_ids ({n}), stimulus_texts ({len(self.stimulus_texts)}), "
+                f"groups ({len(self.groups)}) and sessions ({len(self.sessions)}) must have one entry per stimulus."
             )
         duplicates = duplicate_values(self.stimulus_ids)
         if duplicates:
@@ -227,7 +242,7 @@ def write_subject_store(path: str | os.PathLike, responses: SubjectResponses) ->
             h5.attrs["dataset"] = responses.dataset
             h5.attrs["subject"] = responses.subject
             h5.attrs["simulated"] = responses.simulated
-            for name in ("stimulus_ids", "stimulus_texts", "groups"):
+            for name in ("stimulus_ids", "stimulus_texts", "groups", "sessions"):
                 h5.create_dataset(name, data=list(getattr(responses, name)), dtype=_STR, track_times=False)
             rois = h5.create_group("rois", track_order=True)
             for roi, matrix in responses.rois.items():
@@ -279,7 +294,9 @@ def read_subject_store(path: str | os.PathLike, *, subject: str | None = None) -
             if subject is not None and stored_subject != subject:
                 raise DataError(f"response store {path} holds subject {stored_subject!r}, not {subject!r}; {fix}.")
             simulated = bool(h5.attrs["simulated"])
-            strings = {name: tuple(h5[name].asstr()[()]) for name in ("stimulus_ids", "stimulus_texts", "groups")}
+            strings = {
+                name: tuple(h5[name].asstr()[()]) for name in ("stimulus_ids", "stimulus_texts", "groups", "sessions")
+            }
             rois = {roi: np.asarray(h5["rois"][roi][()], dtype=np.float32) for roi in h5["rois"]}
             keys = h5["provenance/keys"].asstr()[()]
             values = h5["provenance/values"].asstr()[()]
@@ -298,6 +315,7 @@ def read_subject_store(path: str | os.PathLike, *, subject: str | None = None) -
             stimulus_ids=strings["stimulus_ids"],
             stimulus_texts=strings["stimulus_texts"],
             groups=strings["groups"],
+            sessions=strings["sessions"],
             rois=rois,
             simulated=simulated,
             provenance=dict(zip(keys, values, strict=True)),

@@ -83,6 +83,7 @@ def test_two_experiments_are_concatenated(tmp_path, stimuli, responses):
     loaded = load_pereira_mat([halves["384sentences"], halves["243sentences"]], subject="P01")
     assert loaded.stimulus_ids[63:65] == ("384sentences_064", "243sentences_001")
     assert loaded.groups[0] == "384sentences_p001" and loaded.groups[64] == "243sentences_p001"
+    assert loaded.sessions == ("384sentences",) * 64 + ("243sentences",) * 64  # scanned apart: one session each
     assert loaded.stimulus_texts == stimuli.sentences
     np.testing.assert_array_equal(loaded.rois["dmn"], expected_after_cleaning(responses["dmn"]))
     assert {"source:examples_384sentences.mat", "source:examples_243sentences.mat"} <= set(loaded.provenance)
@@ -220,3 +221,11 @@ def test_627_missing_files(tmp_path, npy627_files):
         load_pereira_627(tmp_path / "nope.txt", npy627_files[2], subject="S01", trust_pickled_subject_files=True)
     with pytest.raises(DataError, match=r"nope\.npy not found"):
         load_pereira_627(npy627_files[0], tmp_path / "nope.npy", subject="S01", trust_pickled_subject_files=True)
+
+
+def test_627_layout_sessions_are_the_two_experiments():
+    from brainalign.brains.pereira import sessions_627
+
+    labels = sessions_627(627)
+    assert labels[:384] == ("384sentences",) * 384 and labels[384:] == ("243sentences",) * 243
+    assert sessions_627(128) is None  # not the 627 layout: one session

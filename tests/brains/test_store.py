@@ -34,13 +34,23 @@ def test_round_trip_keeps_every_field(tmp_path):
     path = tmp_path / "out" / "P01.h5"
     write_subject_store(path, original)
     loaded = read_subject_store(path)
-    for name in ("dataset", "subject", "stimulus_ids", "stimulus_texts", "groups", "simulated", "provenance"):
+    for name in ("dataset", "subject", "stimulus_ids", "stimulus_texts", "groups", "sessions", "simulated", "provenance"):
         assert getattr(loaded, name) == getattr(original, name), name
     assert list(loaded.rois) == ["language", "visual"]  # insertion order survives
     for roi, matrix in original.rois.items():
         assert loaded.rois[roi].dtype == np.float32
         np.testing.assert_array_equal(loaded.rois[roi], matrix)
     assert [p.name for p in path.parent.iterdir()] == ["P01.h5"]  # no temporary left behind
+
+
+def test_sessions_default_to_one_block_and_round_trip(tmp_path):
+    assert make_responses().sessions == (store.SINGLE_SESSION,) * 4
+    two = make_responses(sessions=("384sentences",) * 3 + ("243sentences",))
+    assert two.n_sessions == 2
+    write_subject_store(tmp_path / "s.h5", two)
+    assert read_subject_store(tmp_path / "s.h5").sessions == two.sessions
+    with pytest.raises(DataError, match="sessions"):
+        make_responses(sessions=("a", "b"))
 
 
 def test_round_trip_of_simulated_false(tmp_path):
