@@ -33,6 +33,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/brains.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/models.smk"

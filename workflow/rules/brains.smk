@@ -16,9 +16,9 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "mat":
             simulation=dataset_config("pereira")["simulate"],
             seed=config["seed"],
         log:
-            "results/logs/simulate_pereira/{subject}.log",
+            res("logs/simulate_pereira/{subject}.log"),
         benchmark:
-            "results/benchmarks/simulate_pereira/{subject}.tsv"
+            res("benchmarks/simulate_pereira/{subject}.tsv")
         threads: 1
         resources:
             mem_mb=simulation_mem_mb(),
@@ -45,9 +45,9 @@ if is_simulated("pereira") and dataset_config("pereira")["loader"] == "npy627":
             simulation=dataset_config("pereira")["simulate"],
             seed=config["seed"],
         log:
-            "results/logs/simulate_pereira_627.log",
+            res("logs/simulate_pereira_627.log"),
         benchmark:
-            "results/benchmarks/simulate_pereira_627.tsv"
+            res("benchmarks/simulate_pereira_627.tsv")
         threads: 1
         resources:
             mem_mb=simulation_mem_mb(),
@@ -62,7 +62,7 @@ rule brains_pereira:
     input:
         raw_subject_files,
     output:
-        "results/brains/pereira/{subject}.h5",
+        res("brains/pereira/{subject}.h5"),
     params:
         loader=dataset_config("pereira")["loader"],
         networks=dataset_config("pereira").get("networks"),
@@ -71,9 +71,9 @@ rule brains_pereira:
         trust_pickled_subject_files=dataset_config("pereira")["trust_pickled_subject_files"],
         simulated=is_simulated("pereira"),
     log:
-        "results/logs/brains_pereira/{subject}.log",
+        res("logs/brains_pereira/{subject}.log"),
     benchmark:
-        "results/benchmarks/brains_pereira/{subject}.tsv"
+        res("benchmarks/brains_pereira/{subject}.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(4, 1000),
@@ -90,13 +90,13 @@ rule stimulus_table:
     input:
         stimulus_reference_store,
     output:
-        "results/brains/{dataset}/stimuli.tsv",
+        res("brains/{dataset}/stimuli.tsv"),
     params:
         dataset="{dataset}",
     log:
-        "results/logs/stimulus_table/{dataset}.log",
+        res("logs/stimulus_table/{dataset}.log"),
     benchmark:
-        "results/benchmarks/stimulus_table/{dataset}.tsv"
+        res("benchmarks/stimulus_table/{dataset}.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(2, 1000),
@@ -121,9 +121,9 @@ if "bold5000" in config["datasets"]:
                 simulation=bold5000_config()["simulate"],
                 seed=config["seed"],
             log:
-                "results/logs/simulate_bold5000.log",
+                res("logs/simulate_bold5000.log"),
             benchmark:
-                "results/benchmarks/simulate_bold5000.tsv"
+                res("benchmarks/simulate_bold5000.tsv")
             threads: 1
             resources:
                 mem_mb=simulation_mem_mb("bold5000"),
@@ -137,16 +137,16 @@ if "bold5000" in config["datasets"]:
         input:
             unpack(bold5000_raw_files),
         output:
-            "results/brains/bold5000/{subject}.h5",
+            res("brains/bold5000/{subject}.h5"),
         params:
             rois=bold5000_config()["rois"],
             hemispheres=bold5000_config()["hemispheres"],
             cv_groups=bold5000_config()["cv_groups"],
             simulated=is_simulated("bold5000"),
         log:
-            "results/logs/brains_bold5000/{subject}.log",
+            res("logs/brains_bold5000/{subject}.log"),
         benchmark:
-            "results/benchmarks/brains_bold5000/{subject}.tsv"
+            res("benchmarks/brains_bold5000/{subject}.tsv")
         threads: 1
         resources:
             mem_mb=mem_mb_from_inputs(4, 1000),

@@ -13,6 +13,15 @@ UNTUNED_METHODS = ["base", "random"]  # task "none": no checkpoint (a vision bas
 UNTUNED_TASK = "none"  # the task column of rows that come from an untuned model
 SPLITS = ["train", "validation", "test"]
 
+# Every output, log and benchmark of this configuration lives under its own results root
+# (config results_dir), so two configurations never read each other's files.
+RESULTS = config["results_dir"].rstrip("/")
+
+
+def res(path):
+    """``path`` (e.g. "tables/decoding.csv", wildcards allowed) under the results root."""
+    return f"{RESULTS}/{path}"
+
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
@@ -89,7 +98,7 @@ def raw_subject_files(wildcards):
 
 
 def subject_stores(dataset):
-    return expand("results/brains/{dataset}/{subject}.h5", dataset=dataset, subject=subjects(dataset))
+    return expand(res("brains/{dataset}/{subject}.h5"), dataset=dataset, subject=subjects(dataset))
 
 
 def model_config(model):
@@ -104,7 +113,7 @@ def model_source(model):
     """What from_pretrained loads: the built model folder, a hub name or a local directory."""
     cfg = model_config(model)
     if "build" in cfg:
-        return f"results/models/{model}"
+        return res(f"models/{model}")
     return cfg["pretrained"]
 
 
@@ -136,14 +145,14 @@ def checkpoint_dir(wildcards):
     untuned_base = wildcards.method == "base" and not (is_vision_model(wildcards.model) and wildcards.task != UNTUNED_TASK)
     if untuned_base or wildcards.method == "random":
         return []
-    return f"results/checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}"
+    return res(f"checkpoints/{wildcards.model}/{wildcards.task}/{wildcards.method}")
 
 
 def tuning_inputs(wildcards):
     extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
     return {
-        "train": f"results/tasks/{wildcards.task}/train.{extension}",
-        "validation": f"results/tasks/{wildcards.task}/validation.{extension}",
+        "train": res(f"tasks/{wildcards.task}/train.{extension}"),
+        "validation": res(f"tasks/{wildcards.task}/validation.{extension}"),
         "model": built_model_input(wildcards),
     }
 
@@ -188,7 +197,7 @@ def feature_variant_input(wildcards):
 
 
 def feature_stimuli(wildcards):
-    return f"results/brains/{model_dataset(wildcards)}/stimuli.tsv"
+    return res(f"brains/{model_dataset(wildcards)}/stimuli.tsv")
 
 
 def stimulus_reference_store(wildcards):
@@ -204,7 +213,7 @@ def stimulus_reference_store(wildcards):
 
 
 def ridge_subject_store(wildcards):
-    return f"results/brains/{model_dataset(wildcards)}/{wildcards.subject}.h5"
+    return res(f"brains/{model_dataset(wildcards)}/{wildcards.subject}.h5")
 
 
 def ridge_outputs():
@@ -213,7 +222,7 @@ def ridge_outputs():
     for model, cfg in config["models"].items():
         for task, method in model_variants(model):
             outputs += expand(
-                "results/ridge/{model}/{task}/{method}/{subject}.csv",
+                res("ridge/{model}/{task}/{method}/{subject}.csv"),
                 model=model,
                 task=task,
                 method=method,
@@ -226,7 +235,7 @@ def evaluation_outputs():
     """Test-split scores of every model x task of its modality x method (base included):
     BERTScore of generations for text, accuracy for images."""
     return [
-        f"results/evaluation/{model}/{task}/{method}.csv"
+        res(f"evaluation/{model}/{task}/{method}.csv")
         for model in config["models"]
         for task in model_tasks(model)
         for method in ["base", *tuned_methods()]
@@ -255,12 +264,12 @@ def task_local_files(wildcards):
 
 
 def all_targets():
-    targets = ["results/tables/decoding.csv", "results/tables/encoding.csv"]
+    targets = [res("tables/decoding.csv"), res("tables/encoding.csv")]
     if config["tasks"]:
-        targets += ["results/tables/task_scores.csv", "results/tables/paper/table1_bertscore.csv"]
-        targets += ["results/tables/paper/table6_accuracy.csv"]
+        targets += [res("tables/task_scores.csv"), res("tables/paper/table1_bertscore.csv")]
+        targets += [res("tables/paper/table6_accuracy.csv")]
     if any(model_config(model)["dataset"] == "bold5000" for model in config["models"]):
-        targets += ["results/tables/paper/tables7to8_bold5000.csv"]
+        targets += [res("tables/paper/tables7to8_bold5000.csv")]
     targets += report_targets()
     return targets
 
@@ -270,10 +279,6 @@ def ridge_settings():
     return dict(config["ridge"], seed=config["seed"])
 
 
-def ridge_gpu_resources():
-    """A ridge job's GPU request: one GPU when the torch backend is told to run on cuda, else
-    no gpu resource at all (the default plan and its SLURM submissions stay CPU-only)."""
-    return {"gpu": 1} if config["ridge"]["backend"] == "torch" and config["ridge"]["device"] == "cuda" else {}
 
 
 def ridge_conda_env():
@@ -281,9 +286,6 @@ def ridge_conda_env():
     return "../../envs/ridge_torch.yaml" if config["ridge"]["backend"] == "torch" else "../../envs/ridge.yaml"
 
 
-def mem_mb_from_inputs(factor, floor_mb):
-    """A resources function: memory grows with the size of a job's inputs."""
-    return lambda wildcards, input: max(int(factor * input.size_mb), floor_mb)
 
 
 # --- Vision data: image tasks and BOLD5000 (brainalign.tasks.images, brainalign.brains.bold5000)
@@ -306,7 +308,7 @@ def text_tasks():
 
 
 def image_task_splits(task):
-    return expand("results/tasks/{task}/{split}.h5", task=task, split=SPLITS)
+    return expand(res("tasks/{task}/{split}.h5"), task=task, split=SPLITS)
 
 
 def image_task_local_files(wildcards):
@@ -390,7 +392,7 @@ def pretraining_inputs(wildcards):
 
 def evaluation_test_split(wildcards):
     extension = "h5" if is_vision_model(wildcards.model) else "jsonl"
-    return f"results/tasks/{wildcards.task}/test.{extension}"
+    return res(f"tasks/{wildcards.task}/test.{extension}")
 
 
 def feature_images(wildcards):
@@ -447,101 +449,24 @@ def figure_outputs():
     for spec in figure_specs():
         caption = f"../report/figure_{spec['kind']}.rst"
         labels = {"figure": spec["name"]}
-        png = f"results/figures/{spec['name']}.png"
+        png = res(f"figures/{spec['name']}.png")
         outputs.append(report(png, caption=caption, category="Figures", subcategory=spec.get("dataset", "task quality"), labels=labels))
-        outputs.append(f"results/figures/{spec['name']}.svg")
+        outputs.append(res(f"figures/{spec['name']}.svg"))
     return outputs
 
 
 def figure_inputs(wildcards):
     inputs = {
-        "decoding": "results/tables/decoding.csv",
-        "encoding": "results/tables/encoding.csv",
-        "comparisons": "results/tables/comparisons.csv",
+        "decoding": res("tables/decoding.csv"),
+        "encoding": res("tables/encoding.csv"),
+        "comparisons": res("tables/comparisons.csv"),
     }
     if config["tasks"]:
-        inputs["task_scores"] = "results/tables/task_scores.csv"
+        inputs["task_scores"] = res("tables/task_scores.csv")
     return inputs
 
 
 def report_targets():
     """Comparisons, figures and the generated summary (part of the default target)."""
-    figures = [f"results/figures/{spec['name']}.{suffix}" for spec in figure_specs() for suffix in ("png", "svg")]
-    return ["results/tables/comparisons.csv", *figures, "results/summary.md", "results/report/summary.html"]
-
-
-# --- Resources computed from the config's sizes (rules' `resources:`; profiles only add
-# cluster settings such as the partition or a GPU request on top of these).
-
-GPT2_VOCAB_SIZE = 50257
-UNKNOWN_MODEL_MB = 500  # a hub name whose files are not on disk yet: GPT-2 small's size
-
-
-def model_size_mb(model):
-    """Approximate float32 weight size (MB) of a model: from its build sizes or its files."""
-    cfg = model_config(model)
-    build = cfg.get("build")
-    if build and is_vision_model(model):
-        hidden, patches = build["hidden_size"], (build["image_size"] // build["patch_size"]) ** 2
-        per_layer = 4 * hidden**2 + 2 * hidden * build["intermediate_size"]
-        params = build["num_hidden_layers"] * per_layer + (patches + 1 + 3 * build["patch_size"] ** 2) * hidden
-        return 4 * params / 1e6
-    if build:
-        n_embd = build["n_embd"]
-        vocab_matrices = 1 if build["tie_word_embeddings"] else 2
-        params = 12 * build["n_layer"] * n_embd**2 + (vocab_matrices * GPT2_VOCAB_SIZE + build["n_positions"]) * n_embd
-        return 4 * params / 1e6
-    source = cfg.get("pretrained", "")
-    if os.path.isdir(source):
-        weights = [
-            os.path.join(source, name)
-            for name in os.listdir(source)
-            if name.endswith((".safetensors", ".bin"))
-        ]
-        if weights:
-            return sum(os.path.getsize(path) for path in weights) / 1e6
-    return UNKNOWN_MODEL_MB
-
-
-def training_mem_mb(wildcards):
-    """Tuning / pre-training: weights, gradients and two AdamW moments, plus activations."""
-    return int(2000 + 8 * model_size_mb(wildcards.model))
-
-
-def inference_mem_mb(wildcards):
-    """Feature extraction and generation: the weights (twice: load + model) plus activations."""
-    return int(2000 + 3 * model_size_mb(wildcards.model))
-
-
-OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
-HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
-
-
-def evaluation_mem_mb(wildcards):
-    """Generation with the tuned model plus BERTScore with its scorer model."""
-    scorer = config["evaluation"]["scorer_model"]
-    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
-    return inference_mem_mb(wildcards) + 3 * scorer_mb
-
-
-def tuning_runtime(wildcards):
-    """Minutes for one tune job: grows with its step budget (the task's, or tuning.vision's)."""
-    return 10 + tuning_settings(wildcards)["steps"] // 10
-
-
-def simulation_mem_mb(dataset="pereira"):
-    """Simulated subjects: a few float64 copies of (stimuli x all ROIs' voxels) per job."""
-    simulate = dataset_config(dataset)["simulate"]
-    n_voxels = sum(roi["n_voxels"] for roi in simulate["rois"].values())
-    if dataset == "bold5000":  # one job writes every subject's trials, and the images
-        n_trials = simulate["n_images"] + simulate["repeated_images"] * simulate["n_repeats"]
-        n_values = len(subjects(dataset)) * n_trials * n_voxels + simulate["n_images"] * 3 * simulate["image_size"] ** 2
-    else:  # up to ~1,000 sentences; the npy627 layout writes every subject in one job
-        n_subjects = len(subjects(dataset)) if dataset_config(dataset)["loader"] == "npy627" else 1
-        n_values = n_subjects * 1000 * n_voxels
-    return max(1000, int(500 + 4 * 8 * n_values / 1e6))
-
-
-def runtime_from_inputs(minutes_per_mb, floor_minutes):
-    """A resources function: run time (minutes) grows with the size of a job's inputs."""
-    return lambda wildcards, input: max(int(minutes_per_mb * input.size_mb), floor_minutes)
+    figures = [res(f"figures/{spec['name']}.{suffix}") for spec in figure_specs() for suffix in ("png", "svg")]
+    return [res("tables/comparisons.csv"), *figures, res("summary.md"), res("report/summary.html")]

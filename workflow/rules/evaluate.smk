@@ -9,15 +9,15 @@ rule evaluate:
         model=built_model_input,
         checkpoint=checkpoint_dir,
     output:
-        "results/evaluation/{model}/{task}/{method}.csv",
+        res("evaluation/{model}/{task}/{method}.csv"),
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         evaluation=config["evaluation"],
         modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
-        "results/logs/evaluate/{model}/{task}/{method}.log",
+        res("logs/evaluate/{model}/{task}/{method}.log"),
     benchmark:
-        "results/benchmarks/evaluate/{model}/{task}/{method}.tsv"
+        res("benchmarks/evaluate/{model}/{task}/{method}.tsv")
     threads: 1
     resources:
         mem_mb=evaluation_mem_mb,
@@ -34,16 +34,16 @@ rule task_scores:
         evaluation_outputs(),
     output:
         scores=report(
-            "results/tables/task_scores.csv", caption="../report/task_scores.rst", category="Tables", labels={"table": "task scores"}
+            res("tables/task_scores.csv"), caption="../report/task_scores.rst", category="Tables", labels={"table": "task scores"}
         ),
         table1=report(
-            "results/tables/paper/table1_bertscore.csv",
+            res("tables/paper/table1_bertscore.csv"),
             caption="../report/table1.rst",
             category="Tables",
             labels={"table": "paper Table I"},
         ),
         table6=report(
-            "results/tables/paper/table6_accuracy.csv",
+            res("tables/paper/table6_accuracy.csv"),
             caption="../report/table6.rst",
             category="Tables",
             labels={"table": "paper Table VI"},
@@ -53,9 +53,9 @@ rule task_scores:
         methods=["base", *tuned_methods()],
         image_tasks=lambda wildcards: {task: task_config(task) for task in image_tasks()},
     log:
-        "results/logs/task_scores.log",
+        res("logs/task_scores.log"),
     benchmark:
-        "results/benchmarks/task_scores.tsv"
+        res("benchmarks/task_scores.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 1000),

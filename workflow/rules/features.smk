@@ -12,15 +12,15 @@ rule features:
         model=built_model_input,
         checkpoint=feature_variant_input,
     output:
-        "results/features/{model}/{task}/{method}.h5",
+        res("features/{model}/{task}/{method}.h5"),
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         settings=feature_settings,
         modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
-        "results/logs/features/{model}/{task}/{method}.log",
+        res("logs/features/{model}/{task}/{method}.log"),
     benchmark:
-        "results/benchmarks/features/{model}/{task}/{method}.tsv"
+        res("benchmarks/features/{model}/{task}/{method}.tsv")
     threads: 1
     resources:
         mem_mb=inference_mem_mb,

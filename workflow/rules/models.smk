@@ -9,7 +9,7 @@ rule pretrain_base:
     input:
         unpack(pretraining_inputs),
     output:
-        directory("results/models/{model}"),
+        directory(res("models/{model}")),
     params:
         build=lambda wildcards: model_config(wildcards.model)["build"],
         pretrain=lambda wildcards: model_config(wildcards.model)["pretrain"],
@@ -19,9 +19,9 @@ rule pretrain_base:
         # results depend on its thread count, and a rerun must give identical weights.
         torch_threads=lambda wildcards: 1 if is_vision_model(wildcards.model) else 2,
     log:
-        "results/logs/pretrain_base/{model}.log",
+        res("logs/pretrain_base/{model}.log"),
     benchmark:
-        "results/benchmarks/pretrain_base/{model}.tsv"
+        res("benchmarks/pretrain_base/{model}.tsv")
     threads: lambda wildcards: 1 if is_vision_model(wildcards.model) else 2  # tiny ViT ops do not split well
     resources:
         mem_mb=training_mem_mb,

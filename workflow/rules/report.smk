@@ -9,13 +9,13 @@ rule tables:
         ridge_outputs(),
     output:
         decoding=report(
-            "results/tables/decoding.csv", caption="../report/decoding.rst", category="Tables", labels={"table": "decoding"}
+            res("tables/decoding.csv"), caption="../report/decoding.rst", category="Tables", labels={"table": "decoding"}
         ),
         encoding=report(
-            "results/tables/encoding.csv", caption="../report/encoding.rst", category="Tables", labels={"table": "encoding"}
+            res("tables/encoding.csv"), caption="../report/encoding.rst", category="Tables", labels={"table": "encoding"}
         ),
         pivots=report(
-            "results/tables/paper/tables2to5_decoding.csv",
+            res("tables/paper/tables2to5_decoding.csv"),
             caption="../report/tables2to5.rst",
             category="Tables",
             labels={"table": "paper Tables II-V"},
@@ -23,9 +23,9 @@ rule tables:
     params:
         pivot_metric="2v2",
     log:
-        "results/logs/tables.log",
+        res("logs/tables.log"),
     benchmark:
-        "results/benchmarks/tables.tsv"
+        res("benchmarks/tables.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 1000),
@@ -40,11 +40,11 @@ rule tables:
 # PPA, RSC and EarlyVis, for decoding and encoding; image tasks under their honest names.
 rule vision_tables:
     input:
-        decoding="results/tables/decoding.csv",
-        encoding="results/tables/encoding.csv",
+        decoding=res("tables/decoding.csv"),
+        encoding=res("tables/encoding.csv"),
     output:
         report(
-            "results/tables/paper/tables7to8_bold5000.csv",
+            res("tables/paper/tables7to8_bold5000.csv"),
             caption="../report/tables7to8.rst",
             category="Tables",
             labels={"table": "paper Tables VII-VIII"},
@@ -53,9 +53,9 @@ rule vision_tables:
         task_settings=lambda wildcards: {task: task_config(task) for task in image_tasks()},
         pivot_metric="2v2",
     log:
-        "results/logs/vision_tables.log",
+        res("logs/vision_tables.log"),
     benchmark:
-        "results/benchmarks/vision_tables.tsv"
+        res("benchmarks/vision_tables.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 1000),
@@ -71,7 +71,7 @@ rule comparisons:
         pair_stores(),
     output:
         report(
-            "results/tables/comparisons.csv",
+            res("tables/comparisons.csv"),
             caption="../report/comparisons.rst",
             category="Tables",
             labels={"table": "comparisons"},
@@ -80,9 +80,9 @@ rule comparisons:
         statistics=config["statistics"],
         seed=config["seed"],
     log:
-        "results/logs/comparisons.log",
+        res("logs/comparisons.log"),
     benchmark:
-        "results/benchmarks/comparisons.tsv"
+        res("benchmarks/comparisons.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(4, 1000),
@@ -102,9 +102,9 @@ rule figures:
         specs=figure_specs(),
         fdr_alpha=config["statistics"]["fdr_alpha"],
     log:
-        "results/logs/figures.log",
+        res("logs/figures.log"),
     benchmark:
-        "results/benchmarks/figures.tsv"
+        res("benchmarks/figures.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 2000),
@@ -119,15 +119,15 @@ rule summary:
     input:
         unpack(figure_inputs),
     output:
-        markdown="results/summary.md",
-        html=report("results/report/summary.html", caption="../report/summary.rst", category="Summary"),
+        markdown=res("summary.md"),
+        html=report(res("report/summary.html"), caption="../report/summary.rst", category="Summary"),
     params:
         config=config,
         fdr_alpha=config["statistics"]["fdr_alpha"],
     log:
-        "results/logs/summary.log",
+        res("logs/summary.log"),
     benchmark:
-        "results/benchmarks/summary.tsv"
+        res("benchmarks/summary.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 1000),

@@ -8,10 +8,10 @@
 rule ridge:
     input:
         responses=ridge_subject_store,
-        features="results/features/{model}/{task}/{method}.h5",
+        features=res("features/{model}/{task}/{method}.h5"),
     output:
-        scores="results/ridge/{model}/{task}/{method}/{subject}.csv",
-        pairs="results/ridge/{model}/{task}/{method}/{subject}.pairs.h5",
+        scores=res("ridge/{model}/{task}/{method}/{subject}.csv"),
+        pairs=res("ridge/{model}/{task}/{method}/{subject}.pairs.h5"),
     params:
         settings=ridge_settings(),
         statistics=config["statistics"],
@@ -21,9 +21,9 @@ rule ridge:
             "method": wildcards.method,
         },
     log:
-        "results/logs/ridge/{model}/{task}/{method}/{subject}.log",
+        res("logs/ridge/{model}/{task}/{method}/{subject}.log"),
     benchmark:
-        "results/benchmarks/ridge/{model}/{task}/{method}/{subject}.tsv"
+        res("benchmarks/ridge/{model}/{task}/{method}/{subject}.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(20, 1000),

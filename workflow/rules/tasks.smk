@@ -6,13 +6,13 @@ rule prepare_task:
     input:
         unpack(task_local_files),
     output:
-        expand("results/tasks/{{task}}/{split}.jsonl", split=SPLITS),
+        expand(res("tasks/{{task}}/{split}.jsonl"), split=SPLITS),
     params:
         task=lambda wildcards: task_data_config(wildcards.task),
     log:
-        "results/logs/prepare_task/{task}.log",
+        res("logs/prepare_task/{task}.log"),
     benchmark:
-        "results/benchmarks/prepare_task/{task}.tsv"
+        res("benchmarks/prepare_task/{task}.tsv")
     threads: 1
     resources:
         mem_mb=2000,
@@ -29,14 +29,14 @@ rule prepare_image_task:
     input:
         image_task_local_files,
     output:
-        expand("results/tasks/{{task}}/{split}.h5", split=SPLITS),
+        expand(res("tasks/{{task}}/{split}.h5"), split=SPLITS),
     params:
         task=lambda wildcards: task_data_config(wildcards.task),
         seed=config["seed"],
     log:
-        "results/logs/prepare_image_task/{task}.log",
+        res("logs/prepare_image_task/{task}.log"),
     benchmark:
-        "results/benchmarks/prepare_image_task/{task}.tsv"
+        res("benchmarks/prepare_image_task/{task}.tsv")
     threads: 1
     resources:
         mem_mb=mem_mb_from_inputs(10, 4000),

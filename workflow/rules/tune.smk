@@ -9,16 +9,16 @@ rule tune:
     input:
         unpack(tuning_inputs),
     output:
-        checkpoint=directory("results/checkpoints/{model}/{task}/{method}"),
-        loss="results/checkpoints/{model}/{task}/{method}.loss.csv",
+        checkpoint=directory(res("checkpoints/{model}/{task}/{method}")),
+        loss=res("checkpoints/{model}/{task}/{method}.loss.csv"),
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         settings=tuning_settings,
         modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
-        "results/logs/tune/{model}/{task}/{method}.log",
+        res("logs/tune/{model}/{task}/{method}.log"),
     benchmark:
-        "results/benchmarks/tune/{model}/{task}/{method}.tsv"
+        res("benchmarks/tune/{model}/{task}/{method}.tsv")
     threads: 1
     resources:
         mem_mb=training_mem_mb,
