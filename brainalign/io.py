@@ -86,7 +86,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def check_output_path(path: str | os.PathLike, *, key: str, root: str | os.PathLike = RESULTS_DIR) -> Path:
-    """Check that a configured output path stays inside ``root`` (default ``results/``).
+    """Check that a configured output path stays inside ``root``, the configuration's results_dir.
 
     The path is resolved against the working directory (symbolic links and ``..``
     followed), so neither an absolute path elsewhere nor ``results/../data`` passes.
@@ -116,8 +116,8 @@ def check_output_path(path: str | os.PathLike, *, key: str, root: str | os.PathL
     if resolved == root_resolved or root_resolved not in resolved.parents:
         raise ConfigError(
             f"config key {key}: {os.fspath(path)!r} resolves to {resolved}, outside the results folder "
-            f"{root_resolved}; the workflow writes only under {os.fspath(root)}/, so give a folder inside it "
-            f"(e.g. {os.fspath(root)}/raw/pereira)."
+            f"{root_resolved}; the workflow writes only under its results_dir ({os.fspath(root)}/), so give a "
+            f"folder inside it (e.g. {os.fspath(root)}/raw/pereira)."
         )
     return resolved
 

@@ -473,6 +473,13 @@ CONFIG_CASES = {
         "ConfigError",
         "datasets.bold5000.image_dir",
     ),
+    "no-configuration-name": (_config_text(lambda c: c.pop("name")), "WorkflowError", "'name' is a required property"),
+    # Simulated raw files belong to the configuration's own results root.
+    "simulated-raw-dir-outside-results-dir": (
+        _config_text(lambda c: c.update(results_dir="results/mine")),
+        "ConfigError",
+        "datasets.pereira.raw_dir",
+    ),
 }
 
 

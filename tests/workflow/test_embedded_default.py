@@ -6,6 +6,7 @@ would, then checks the science-level expectations on the simulated data.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,54 @@ def embedded_run(tmp_path_factory):
     result = snakemake(workdir, "--cores", "2", "--configfile", str(small_budget_config(workdir)), timeout=1800)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return workdir
+
+
+def test_results_root_records_its_configuration(embedded_run):
+    record = json.loads((embedded_run / "results" / "provenance.json").read_text())
+    assert record["name"] == "default" and len(record["runs"]) == 1
+    assert re.fullmatch(r"[0-9a-f]{64}", record["runs"][0]["config_sha256"])
+
+
+def test_another_configuration_never_plans_on_these_tables(embedded_run):
+    """The README's advice before a paper run, in the same folder and without the paper's data:
+    the plan reaches the missing raw files instead of reporting the embedded default's tables."""
+    result = snakemake(embedded_run, "--dry-run", "--configfile", str(ROOT / "config" / "paper.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "MissingInputException" in output and "data/pereira/P01/" in output, output[-3000:]
+    assert not re.search(r"^(tables|vision_tables|comparisons|figures|summary|all)\s+\d+$", output, re.MULTILINE)
+    assert not (embedded_run / "results" / "paper").exists()  # a plan leaves no trace
+
+
+def test_a_root_of_another_configuration_is_refused(embedded_run):
+    config = yaml.safe_load((embedded_run / "small-budget.yaml").read_text())
+    config["name"] = "mine"  # results_dir is still the default's results/
+    (embedded_run / "mine.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(embedded_run, "--dry-run", "--configfile", str(embedded_run / "mine.yaml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "belongs to configuration 'default'" in output and "not to 'mine'" in output, output[-3000:]
+
+
+def test_an_aggregate_rule_refuses_tables_of_another_configuration(embedded_run, tmp_path):
+    """Tables present on disk whose producers are not run (as when upstream inputs are missing):
+    the summary refuses rows of a subject this configuration does not list, and writes nothing."""
+    tables = tmp_path / "results" / "tables"
+    tables.mkdir(parents=True)
+    for name in ("decoding.csv", "encoding.csv", "comparisons.csv", "task_scores.csv"):
+        shutil.copy(embedded_run / "results" / "tables" / name, tables / name)
+    config = yaml.safe_load((embedded_run / "small-budget.yaml").read_text())
+    config["datasets"]["pereira"]["subjects"] = ["S01"]  # the tables also hold S02
+    (tmp_path / "one-subject.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        tmp_path, "--cores", "1", "--configfile", str(tmp_path / "one-subject.yaml"), "--allowed-rules", "summary",
+        "results/summary.md",
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "does not belong to configuration 'default'" in output and "pereira/S02/tiny-gpt2" in output, output[-3000:]
+    assert not (tmp_path / "results" / "summary.md").exists()
+    assert not (tmp_path / "results" / "report" / "summary.html").exists()
 
 
 def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):

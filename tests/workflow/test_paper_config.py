@@ -92,17 +92,17 @@ def test_paper_config_plans_every_stage_without_simulation_or_pretraining(paper_
 
 
 def test_hub_task_offline_stops_naming_the_config_key(paper_workdir):
-    result = _snakemake(paper_workdir, "results/tasks/summarization/train.jsonl", config="paper-hub.yaml")
+    result = _snakemake(paper_workdir, "results/paper/tasks/summarization/train.jsonl", config="paper-hub.yaml")
     assert result.returncode != 0
-    log = (paper_workdir / "results/logs/prepare_task/summarization.log").read_text()
+    log = (paper_workdir / "results/paper/logs/prepare_task/summarization.log").read_text()
     assert "tasks.summarization.hub.name" in log and "EdinburghNLP/xsum" in log
-    assert not (paper_workdir / "results/tasks/summarization/train.jsonl").exists()
+    assert not (paper_workdir / "results/paper/tasks/summarization/train.jsonl").exists()
 
 
 def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir):
-    result = _snakemake(paper_workdir, "results/tables/decoding.csv", "results/tables/encoding.csv")
+    result = _snakemake(paper_workdir, "results/paper/tables/decoding.csv", "results/paper/tables/encoding.csv")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    everything = pd.read_csv(paper_workdir / "results/tables/decoding.csv", dtype={"subject": str})
+    everything = pd.read_csv(paper_workdir / "results/paper/tables/decoding.csv", dtype={"subject": str})
     assert set(everything["model"]) == {"gpt2", "vit-b16"}
     vision = everything[everything["model"] == "vit-b16"]  # without tasks: the base ViT only
     assert set(vision["subject"]) == {"CSI1"} and set(vision["task"]) == {"none"} and not vision["simulated"].any()
@@ -125,9 +125,9 @@ def test_a_corrupt_raw_file_stops_its_job_naming_the_file_and_leaves_no_store(pa
     good = (paper_workdir / "data" / "pereira" / "P01" / "examples_384sentences.mat").read_bytes()
     (broken / "examples_384sentences.mat").write_bytes(good[: len(good) // 3])  # truncated download
     (broken / "examples_243sentences.mat").write_bytes(good)
-    result = _snakemake(paper_workdir, "results/brains/pereira/M04.h5")
+    result = _snakemake(paper_workdir, "results/paper/brains/pereira/M04.h5")
     assert result.returncode != 0
-    log = (paper_workdir / "results/logs/brains_pereira/M04.log").read_text()
+    log = (paper_workdir / "results/paper/logs/brains_pereira/M04.log").read_text()
     assert "M04/examples_384sentences.mat" in log
-    assert not (paper_workdir / "results/brains/pereira/M04.h5").exists()
-    assert not list((paper_workdir / "results/brains/pereira").glob(".M04*"))  # no temporary left either
+    assert not (paper_workdir / "results/paper/brains/pereira/M04.h5").exists()
+    assert not list((paper_workdir / "results/paper/brains/pereira").glob(".M04*"))  # no temporary left either

@@ -66,16 +66,16 @@ def _snakemake(workdir, *targets):
 
 
 def test_paper_config_reads_bold5000_mnist_and_cifar10_from_their_published_formats(paper_workdir):
-    targets = ["results/brains/bold5000/stimuli.tsv", "results/tasks/mnist/test.h5", "results/tasks/cifar10/train.h5"]
+    targets = ["results/paper/brains/bold5000/stimuli.tsv", "results/paper/tasks/mnist/test.h5", "results/paper/tasks/cifar10/train.h5"]
     result = _snakemake(paper_workdir, *targets)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "simulate_bold5000" not in result.stdout + result.stderr
-    store = read_subject_store(paper_workdir / "results/brains/bold5000/CSI1.h5")
+    store = read_subject_store(paper_workdir / "results/paper/brains/bold5000/CSI1.h5")
     assert not store.simulated and store.n_stimuli == 40  # 48 trials, repeats averaged
     assert list(store.rois) == ["EarlyVis", "LOC", "OPA", "PPA", "RSC"]
-    mnist = read_image_split(paper_workdir / "results/tasks/mnist/test.h5")
+    mnist = read_image_split(paper_workdir / "results/paper/tasks/mnist/test.h5")
     assert mnist.display_name == "MNIST" and mnist.images.shape == (20, 28, 28, 3)
-    cifar = read_image_split(paper_workdir / "results/tasks/cifar10/train.h5")
+    cifar = read_image_split(paper_workdir / "results/paper/tasks/cifar10/train.h5")
     assert cifar.display_name == "CIFAR-10" and cifar.images.shape == (30, 32, 32, 3) and cifar.class_names[0] == "airplane"
 
 
@@ -83,9 +83,9 @@ def test_a_missing_stimulus_image_stops_the_subject_naming_the_image(paper_workd
     image_dir = paper_workdir / "data/bold5000/BOLD5000_Stimuli/Scene_Stimuli/Presented_Stimuli"
     victim = sorted((image_dir / "Scene").iterdir())[0]
     victim.unlink()
-    (paper_workdir / "results/brains/bold5000/CSI2.h5").unlink(missing_ok=True)
-    result = _snakemake(paper_workdir, "results/brains/bold5000/CSI2.h5")
+    (paper_workdir / "results/paper/brains/bold5000/CSI2.h5").unlink(missing_ok=True)
+    result = _snakemake(paper_workdir, "results/paper/brains/bold5000/CSI2.h5")
     assert result.returncode != 0
-    log = (paper_workdir / "results/logs/brains_bold5000/CSI2.log").read_text()
+    log = (paper_workdir / "results/paper/logs/brains_bold5000/CSI2.log").read_text()
     assert victim.name in log and "CSI02_stim_lists.txt" in log
-    assert not (paper_workdir / "results/brains/bold5000/CSI2.h5").exists()
+    assert not (paper_workdir / "results/paper/brains/bold5000/CSI2.h5").exists()

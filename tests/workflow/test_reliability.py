@@ -74,12 +74,15 @@ def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def outputs(workdir: Path) -> dict[str, bytes]:
-    """Every output file's bytes (tables, stores, checkpoints, models), not logs or benchmarks."""
+    """Every output file's bytes (tables, stores, checkpoints, models), not logs, benchmarks or
+    the provenance record (which lists each run's start time)."""
     results = workdir / "results"
     return {
         str(p.relative_to(results)): p.read_bytes()
         for p in sorted(results.rglob("*"))
-        if p.is_file() and p.relative_to(results).parts[0] not in ("logs", "benchmarks")
+        if p.is_file()
+        and p.relative_to(results).parts[0] not in ("logs", "benchmarks")
+        and p.relative_to(results) != Path("provenance.json")
     }
 
 

@@ -6,6 +6,7 @@ import sys
 # The workflow's own package, also in this (parsing) process: a few config checks use it.
 sys.path.insert(0, workflow.basedir)
 from brainalign.io import check_output_path
+from brainalign.provenance import check_results_root, record_run
 
 
 METHODS = ["base", "random", "prompt", "finetune", "lora"]  # base = the untuned model, random = untrained
@@ -16,6 +17,12 @@ SPLITS = ["train", "validation", "test"]
 # Every output, log and benchmark of this configuration lives under its own results root
 # (config results_dir), so two configurations never read each other's files.
 RESULTS = config["results_dir"].rstrip("/")
+check_results_root(RESULTS, config["name"])
+
+
+onstart:
+    # Not on dry-runs: a plan leaves no trace. (Jobs run without hooks, so once per run.)
+    record_run(RESULTS, config["name"], config)
 
 
 def res(path):
@@ -70,8 +77,8 @@ def pereira_experiments():
 def pereira_raw_dir():
     raw_dir = dataset_config("pereira")["raw_dir"]
     if is_simulated("pereira"):
-        # The simulator writes there: outputs stay under results/ (brainalign.io).
-        check_output_path(raw_dir, key="datasets.pereira.raw_dir")
+        # The simulator writes there: outputs stay under the results root (brainalign.io).
+        check_output_path(raw_dir, key="datasets.pereira.raw_dir", root=RESULTS)
     return raw_dir
 
 
@@ -216,30 +223,35 @@ def ridge_subject_store(wildcards):
     return res(f"brains/{model_dataset(wildcards)}/{wildcards.subject}.h5")
 
 
+def ridge_variants():
+    """(dataset, subject, model, task, method) of every per-subject ridge result."""
+    return [
+        (cfg["dataset"], subject, model, task, method)
+        for model, cfg in config["models"].items()
+        for task, method in model_variants(model)
+        for subject in subjects(cfg["dataset"])
+    ]
+
+
 def ridge_outputs():
     """Every per-subject ridge result: model x variant (task, method) x subject."""
-    outputs = []
-    for model, cfg in config["models"].items():
-        for task, method in model_variants(model):
-            outputs += expand(
-                res("ridge/{model}/{task}/{method}/{subject}.csv"),
-                model=model,
-                task=task,
-                method=method,
-                subject=subjects(cfg["dataset"]),
-            )
-    return outputs
+    return [res(f"ridge/{model}/{task}/{method}/{subject}.csv") for _, subject, model, task, method in ridge_variants()]
+
+
+def evaluated_variants():
+    """(model, task, method) of every test-split evaluation: each model x task of its modality
+    x method, base included (BERTScore of generations for text, accuracy for images)."""
+    return [(model, task, method) for model in config["models"] for task in model_tasks(model) for method in ["base", *tuned_methods()]]
 
 
 def evaluation_outputs():
-    """Test-split scores of every model x task of its modality x method (base included):
-    BERTScore of generations for text, accuracy for images."""
-    return [
-        res(f"evaluation/{model}/{task}/{method}.csv")
-        for model in config["models"]
-        for task in model_tasks(model)
-        for method in ["base", *tuned_methods()]
-    ]
+    return [res(f"evaluation/{model}/{task}/{method}.csv") for model, task, method in evaluated_variants()]
+
+
+def configured_variants():
+    """What the aggregate tables must hold (brainalign.provenance.ConfiguredVariants), so that
+    a table another configuration wrote is refused instead of reported."""
+    return {"config_name": config["name"], "brain_rows": ridge_variants(), "task_rows": evaluated_variants()}
 
 
 def task_config(task):
@@ -326,8 +338,8 @@ def bold5000_image_dir():
     brainalign.brains.bold5000.read_stimulus_images)."""
     image_dir = bold5000_config()["image_dir"]
     if is_simulated("bold5000"):
-        # The simulator writes the images there: outputs stay under results/ (brainalign.io).
-        check_output_path(image_dir, key="datasets.bold5000.image_dir")
+        # The simulator writes the images there: outputs stay under the results root (brainalign.io).
+        check_output_path(image_dir, key="datasets.bold5000.image_dir", root=RESULTS)
     return image_dir
 
 
@@ -358,7 +370,7 @@ def bold5000_raw_files(wildcards):
 def bold5000_simulated_files():
     """What the BOLD5000 simulator writes besides the images: every subject's six TR files
     and stimulus list."""
-    check_output_path(bold5000_config()["raw_dir"], key="datasets.bold5000.raw_dir")
+    check_output_path(bold5000_config()["raw_dir"], key="datasets.bold5000.raw_dir", root=RESULTS)
     people = subjects("bold5000")
     mats = [bold5000_mat(s, tr) for s in people for tr in BOLD5000_TRS]
     return mats + [bold5000_stim_list(s) for s in people]

@@ -52,6 +52,7 @@ rule task_scores:
         metric="bertscore_f1",
         methods=["base", *tuned_methods()],
         image_tasks=lambda wildcards: {task: task_config(task) for task in image_tasks()},
+        configured=configured_variants(),
     log:
         res("logs/task_scores.log"),
     benchmark:

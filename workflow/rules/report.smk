@@ -22,6 +22,7 @@ rule tables:
         ),
     params:
         pivot_metric="2v2",
+        configured=configured_variants(),
     log:
         res("logs/tables.log"),
     benchmark:
@@ -52,6 +53,7 @@ rule vision_tables:
     params:
         task_settings=lambda wildcards: {task: task_config(task) for task in image_tasks()},
         pivot_metric="2v2",
+        configured=configured_variants(),
     log:
         res("logs/vision_tables.log"),
     benchmark:
@@ -79,6 +81,7 @@ rule comparisons:
     params:
         statistics=config["statistics"],
         seed=config["seed"],
+        configured=configured_variants(),
     log:
         res("logs/comparisons.log"),
     benchmark:
@@ -101,6 +104,7 @@ rule figures:
     params:
         specs=figure_specs(),
         fdr_alpha=config["statistics"]["fdr_alpha"],
+        configured=configured_variants(),
     log:
         res("logs/figures.log"),
     benchmark:
@@ -124,6 +128,7 @@ rule summary:
     params:
         config=config,
         fdr_alpha=config["statistics"]["fdr_alpha"],
+        configured=configured_variants(),
     log:
         res("logs/summary.log"),
     benchmark:

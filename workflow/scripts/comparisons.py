@@ -2,6 +2,7 @@
 
 from brainalign.comparisons import compare_pair_stores
 from brainalign.io import setup_logging
+from brainalign.provenance import ConfiguredVariants
 from brainalign.stats import StatisticsSettings
 from brainalign.tables import write_frame
 
@@ -10,5 +11,6 @@ logger = setup_logging(snakemake.log[0])
 table = compare_pair_stores(
     list(snakemake.input), statistics=StatisticsSettings(**snakemake.params.statistics), seed=snakemake.params.seed
 )
+ConfiguredVariants(**snakemake.params.configured).check_comparisons(table, "the per-subject pair stores")
 write_frame(table, snakemake.output[0])
 logger.info("%d comparisons, %d with q < 0.05", len(table), int((table["q"] < 0.05).sum()))

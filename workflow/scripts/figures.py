@@ -5,6 +5,7 @@ import os
 from brainalign.comparisons import read_comparisons
 from brainalign.io import setup_logging
 from brainalign.plots import make_figure, save_figure
+from brainalign.provenance import ConfiguredVariants
 from brainalign.tables import read_table, read_task_scores
 
 snakemake = globals()["snakemake"]
@@ -12,6 +13,7 @@ logger = setup_logging(snakemake.log[0])
 scores = {direction: read_table(snakemake.input[direction]) for direction in ("decoding", "encoding")}
 comparisons = read_comparisons(snakemake.input.comparisons)
 task_scores = read_task_scores(snakemake.input.task_scores) if "task_scores" in snakemake.input.keys() else None
+ConfiguredVariants(**snakemake.params.configured).check_report_inputs(scores, comparisons, task_scores, snakemake.input)
 folder = os.path.dirname(snakemake.output[0])
 for spec in snakemake.params.specs:
     figure = make_figure(

@@ -6,6 +6,7 @@ import pandas as pd
 from brainalign.evaluation import gather_task_scores, task_score_pivot
 from brainalign.image_evaluation import accuracy_pivot
 from brainalign.io import setup_logging
+from brainalign.provenance import ConfiguredVariants
 from brainalign.tables import write_frame
 from brainalign.tasks.images import display_name
 
@@ -13,6 +14,7 @@ snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
 metric = snakemake.params.metric
 scores = gather_task_scores(list(snakemake.input))
+ConfiguredVariants(**snakemake.params.configured).check_task_scores(scores, "the per-variant evaluations")
 write_frame(scores, snakemake.output.scores)
 if (scores["metric"] == metric).any():
     table1 = task_score_pivot(scores, metric=metric)
