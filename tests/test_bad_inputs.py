@@ -74,7 +74,9 @@ def brains_stage(raw: list[Path], results: Path) -> None:
 
 def brains_627_stage(stimuli: Path, subject: Path, results: Path, *, trust: bool = True) -> None:
     """Rule brains_pereira (npy627 loader)."""
-    responses = load_pereira_627(stimuli, subject, subject="S01", trust_pickled_subject_files=trust)
+    responses = load_pereira_627(
+        stimuli, subject, subject="S01", trust_pickled_subject_files=trust, passage_block_size=4
+    )
     write_subject_store(results / "brains" / "pereira" / "S01.h5", responses)
 
 
@@ -376,7 +378,7 @@ def _simulated_raw_dir_outside_results(tmp, fx):
 CATALOGUE: dict[str, Case] = {
     "missing-data-file": Case(DataError, _missing_file, "not found"),
     "truncated-mat": Case(DataError, _truncated_mat, "truncated or corrupt"),
-    "mat-without-examples": Case(DataError, _mat_without("examples"), "no variable 'examples'"),
+    "mat-without-examples": Case(DataError, _mat_without("examples"), "has no sentence matrix"),
     "mat-without-meta": Case(DataError, _mat_without("meta"), "no variable 'meta'"),
     "roi-index-out-of-range": Case(DataError, _roi_index_out_of_range, "column index"),
     "all-nan-roi": Case(DataError, _roi_filled_with(np.nan), "ROI 'dmn'.*no usable voxels"),

@@ -64,12 +64,21 @@ def test_627_round_trip_matches_mat(npy627_files, mat_file, stimuli, responses, 
     assert loaded.provenance["dropped_voxels:language"] == "4"
 
 
-def test_627_without_passage_file_uses_blocks_and_warns(npy627_files, caplog):
+def test_627_with_explicit_block_size_uses_blocks_and_warns(npy627_files, caplog):
     stimuli_txt, _, subject_npy = npy627_files
-    with caplog.at_level(logging.WARNING, logger="brainalign.brains.pereira"):
-        loaded = load_pereira_627(stimuli_txt, subject_npy, subject="S01", trust_pickled_subject_files=True)
+    with caplog.at_level(logging.WARNING, logger="brainalign.brains.pereira_627"):
+        loaded = load_pereira_627(
+            stimuli_txt, subject_npy, subject="S01", trust_pickled_subject_files=True, passage_block_size=4
+        )
     assert loaded.groups[:5] == ("p001", "p001", "p001", "p001", "p002")
-    assert "no passage file" in caplog.text
+    assert "no passage file" in caplog.text and loaded.provenance["passages"] == "consecutive blocks of 4"
+
+
+def test_627_refuses_to_guess_passages(npy627_files):
+    stimuli_txt, _, subject_npy = npy627_files
+    with pytest.raises(ConfigError, match=r"stimuli\.txt \(128 sentences\) has no passage labels.*passages_file.*"
+                       r"passage_block_size"):
+        load_pereira_627(stimuli_txt, subject_npy, subject="S01", trust_pickled_subject_files=True)
 
 
 def test_two_experiments_are_concatenated(tmp_path, stimuli, responses):
@@ -118,7 +127,7 @@ def test_truncated_mat_file(tmp_path, mat_file, keep):
         load_pereira_mat([path], subject="P01")
 
 
-@pytest.mark.parametrize("variable", ["examples", "meta", "keySentences", "labelsPassageForEachSentence"])
+@pytest.mark.parametrize("variable", ["meta", "keySentences", "labelsPassageForEachSentence"])
 def test_mat_without_required_variable(tmp_path, small_mat, atlases, variable):
     path = small_mat(tmp_path / "examples_x.mat", examples=np.random.rand(4, 12), atlases=atlases, drop=(variable,))
     with pytest.raises(DataError, match=rf"examples_x\.mat has no variable '{variable}'"):
@@ -187,7 +196,7 @@ def test_627_wrong_line_count(tmp_path, npy627_files):
     short = tmp_path / "stimuli.txt"
     short.write_text("".join(stimuli_txt.read_text().splitlines(keepends=True)[:-1]))
     with pytest.raises(DataError, match=r"S01\.npy: 'language' has shape \(128, 400\).*stimuli\.txt has 127 lines"):
-        load_pereira_627(short, subject_npy, subject="S01", trust_pickled_subject_files=True)
+        load_pereira_627(short, subject_npy, subject="S01", trust_pickled_subject_files=True, passage_block_size=4)
 
 
 def test_627_passage_file_wrong_line_count(tmp_path, npy627_files):
@@ -205,7 +214,7 @@ def test_627_missing_key(tmp_path, npy627_files):
     subject_npy = tmp_path / "subj1.npy"
     np.save(subject_npy, {"language": np.zeros((128, 3)), "task": np.zeros((128, 3))}, allow_pickle=True)
     with pytest.raises(DataError, match=r"subj1\.npy lacks keys \['dmn', 'vision'\]"):
-        load_pereira_627(stimuli_txt, subject_npy, subject="S01", trust_pickled_subject_files=True)
+        load_pereira_627(stimuli_txt, subject_npy, subject="S01", trust_pickled_subject_files=True, passage_block_size=4)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x93NUMPY garbage", b"not a pickle at all"])
@@ -213,14 +222,14 @@ def test_627_corrupt_subject_file(tmp_path, npy627_files, content):
     subject_npy = tmp_path / "subj1.npy"
     subject_npy.write_bytes(content)
     with pytest.raises(DataError, match=r"subj1\.npy"):
-        load_pereira_627(npy627_files[0], subject_npy, subject="S01", trust_pickled_subject_files=True)
+        load_pereira_627(npy627_files[0], subject_npy, subject="S01", trust_pickled_subject_files=True, passage_block_size=4)
 
 
 def test_627_missing_files(tmp_path, npy627_files):
     with pytest.raises(DataError, match=r"nope\.txt not found"):
-        load_pereira_627(tmp_path / "nope.txt", npy627_files[2], subject="S01", trust_pickled_subject_files=True)
+        load_pereira_627(tmp_path / "nope.txt", npy627_files[2], subject="S01", trust_pickled_subject_files=True, passage_block_size=4)
     with pytest.raises(DataError, match=r"nope\.npy not found"):
-        load_pereira_627(npy627_files[0], tmp_path / "nope.npy", subject="S01", trust_pickled_subject_files=True)
+        load_pereira_627(npy627_files[0], tmp_path / "nope.npy", subject="S01", trust_pickled_subject_files=True, passage_block_size=4)
 
 
 def test_627_layout_sessions_are_the_two_experiments():
