@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import re
 
+import h5py
 import numpy as np
 import pytest
 
-from brainalign.brains.pereira import load_pereira_627, load_pereira_mat
+from brainalign.brains.pereira import find_experiment_file, load_pereira_627, load_pereira_mat
+from brainalign.brains.pereira_mat import read_experiment
 from brainalign.brains.simulate import write_pereira_mat
 from brainalign.brains.stimuli import SentenceStimuli
 from brainalign.errors import ConfigError, DataError
@@ -238,3 +240,100 @@ def test_627_layout_sessions_are_the_two_experiments():
     labels = sessions_627(627)
     assert labels[:384] == ("384sentences",) * 384 and labels[384:] == ("243sentences",) * 243
     assert sessions_627(128) is None  # not the 627 layout: one session
+
+
+# --------------------------------------------------------------------------- both distributions
+
+
+def _content(n: int = 8, v: int = 12) -> dict:
+    rng = np.random.default_rng(3)
+    return {
+        "examples": rng.standard_normal((n, v)),
+        "sentences": [f"Sentence {i} of the stand-in." for i in range(n)],
+        "passages": [1, 1, 1, 2, 2, 2, 2, 3][:n],  # passages of 3-4 sentences, as in experiment 3
+    }
+
+
+def test_both_distributions_and_v73_give_identical_responses(tmp_path, small_mat, small_mat_v73, atlases):
+    content = _content()
+    old = small_mat(tmp_path / "old" / "examples_243sentences.mat", atlases=atlases, **content)
+    new = small_mat(
+        tmp_path / "new" / "data_243sentences.mat", atlases=atlases, matrix_variable="examples_passagesentences",
+        **content,
+    )
+    hdf5 = small_mat_v73(tmp_path / "v73" / "data_243sentences.mat", atlases=atlases, **content)
+    assert h5py.is_hdf5(hdf5) and hdf5.read_bytes()[:10] == b"MATLAB 7.3"
+    loaded = [load_pereira_mat(path, subject="M02") for path in (old, new, hdf5)]
+    for other in loaded[1:]:
+        for name in ("stimulus_ids", "stimulus_texts", "groups", "sessions"):
+            assert getattr(other, name) == getattr(loaded[0], name), name
+        assert list(other.rois) == list(loaded[0].rois)
+        for roi, matrix in loaded[0].rois.items():
+            np.testing.assert_array_equal(other.rois[roi], matrix, err_msg=roi)
+    assert loaded[0].stimulus_ids[0] == "243sentences_001" and loaded[0].groups[3] == "243sentences_p002"
+    np.testing.assert_array_equal(loaded[0].rois["language"], content["examples"][:, :5].astype(np.float32))
+    assert loaded[1].provenance["matrix:data_243sentences.mat"] == "examples_passagesentences"
+    assert loaded[0].provenance["matrix:examples_243sentences.mat"] == "examples"
+
+
+def test_metadata_only_read_matches_full_read(tmp_path, small_mat, small_mat_v73, atlases):
+    content = _content()
+    for path in (
+        small_mat(tmp_path / "data_x.mat", atlases=atlases, matrix_variable="examples_passagesentences", **content),
+        small_mat_v73(tmp_path / "v73" / "data_x.mat", atlases=atlases, **content),
+    ):
+        full, meta_only = read_experiment(path), read_experiment(path, matrix=False)
+        assert meta_only.examples is None and full.examples.shape == (8, 12)
+        assert (meta_only.n_voxels, meta_only.sentences, meta_only.passages) == (12, full.sentences, full.passages)
+        assert meta_only.variable == "examples_passagesentences" and meta_only.experiment == "x"
+        np.testing.assert_array_equal(meta_only.atlas_columns("languageLH"), [0, 1, 2])
+        assert list(meta_only.atlases["visual"]) == ["V_A"]
+
+
+def test_both_distributions_for_one_experiment_is_an_error(tmp_path, small_mat, atlases):
+    content = _content()
+    subject_dir = tmp_path / "P01"
+    old = small_mat(subject_dir / "examples_384sentences.mat", atlases=atlases, **content)
+    new = small_mat(
+        subject_dir / "data_384sentences.mat", atlases=atlases, matrix_variable="examples_passagesentences", **content
+    )
+    both = rf"{re.escape(str(new))} and {re.escape(str(old))}"
+    with pytest.raises(DataError, match=rf"experiment '384sentences' has two files, {both}.*keep one"):
+        find_experiment_file(subject_dir, "384sentences")
+    with pytest.raises(DataError, match=r"'384sentences' is given twice .*data_384sentences.*examples_384sentences"):
+        load_pereira_mat([new, old], subject="P01")
+
+
+def test_find_experiment_file_in_either_distribution(tmp_path, small_mat, atlases):
+    content = _content()
+    subject_dir = tmp_path / "P01"
+    new = small_mat(subject_dir / "data_243sentences.mat", atlases=atlases, **content)
+    old = small_mat(subject_dir / "examples_384sentences.mat", atlases=atlases, **content)
+    assert find_experiment_file(subject_dir, "243sentences") == new
+    assert find_experiment_file(subject_dir, "384sentences") == old
+    with pytest.raises(DataError, match=r"neither .*data_999\.mat nor .*examples_999\.mat exists"):
+        find_experiment_file(subject_dir, "999")
+    assert find_experiment_file(subject_dir, "999", missing_ok=True) == subject_dir / "data_999.mat"
+
+
+def test_no_accepted_matrix_lists_variables_and_layouts(tmp_path, small_mat, atlases):
+    path = small_mat(tmp_path / "data_x.mat", atlases=atlases, matrix_variable="responses", **_content())
+    expected = (
+        r"data_x\.mat has no sentence matrix \(variables found: \['keySentences', 'labelsPassageForEachSentence', "
+        r"'meta', 'responses'\]\); the accepted layouts are data_\{experiment\}\.mat with 'examples_passagesentences' "
+        r"or examples_\{experiment\}\.mat with 'examples'"
+    )
+    with pytest.raises(DataError, match=expected):
+        load_pereira_mat(path, subject="P01")
+
+
+def test_damaged_v73_file_names_the_format_and_the_fix(tmp_path, small_mat_v73, atlases):
+    path = small_mat_v73(tmp_path / "data_x.mat", atlases=atlases, **_content())
+    with h5py.File(path, "r+") as h5:
+        del h5["meta"]["roiColumns"]
+    with pytest.raises(DataError, match=r"data_x\.mat: meta has no field 'roiColumns'"):
+        load_pereira_mat(path, subject="P01")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"data_x\.mat.*(MATLAB v7\.3 \(HDF5\)|truncated).*(-v7|download it again)"):
+        load_pereira_mat(path, subject="P01")
