@@ -37,7 +37,7 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.io import sha256_file
 
 __all__ = [
-    "DEFAULT_NETWORKS", "NPY627_ROIS", "PEREIRA_627_SESSIONS", "check_networks", "find_experiment_file",
+    "DEFAULT_NETWORKS", "NPY627_ROIS", "PEREIRA_627_SESSIONS", "check_networks", "check_same_voxels", "find_experiment_file",
     "load_pereira_627", "load_pereira_mat", "network_columns", "sessions_627", "subject_mat_files",
 ]
 
@@ -131,7 +131,7 @@ def load_pereira_mat(
         if reference is None:
             reference = (path, experiment.n_voxels, columns)
         else:
-            _check_same_voxels(reference, path, experiment.n_voxels, columns)
+            check_same_voxels(reference, path, experiment.n_voxels, columns)
         name = experiment.experiment
         for i, (sentence, passage) in enumerate(zip(experiment.sentences, experiment.passages, strict=True), start=1):
             ids.append(f"{name}_{i:03d}")
@@ -197,9 +197,10 @@ def network_columns(experiment: PereiraExperiment, networks: Mapping[str, Sequen
     return columns
 
 
-def _check_same_voxels(
+def check_same_voxels(
     reference: tuple[Path, int, dict[str, np.ndarray]], path: Path, n_voxels: int, columns: dict[str, np.ndarray]
 ) -> None:
+    """Experiments of one subject must share its voxel columns (``reference``: path, voxels, columns)."""
     ref_path, ref_voxels, ref_columns = reference
     fix = "only files of the same subject can be concatenated"
     if n_voxels != ref_voxels:
