@@ -1,6 +1,7 @@
 # The commands a newcomer needs:
 #   make run    set up .venv when missing, then run the embedded default end to end
 #   make test   set up .venv when missing, then run the test suite
+#   make check-data CONFIG=config/paper.yaml   check every input a config reads, before a long run
 #   make slurm-demo   the embedded default through a real SLURM cluster on localhost (as root,
 #                     with slurm-wlm and munge installed; see tests/cluster/local_slurm.sh)
 PYTHON ?= python3

@@ -330,6 +330,10 @@ def check_models(config: Mapping[str, Any]) -> list[Check]:
     for model, cfg in config["models"].items():
         if "build" in cfg:
             rows.append(Check(WORKFLOW, f"model {model}", "-", "built by the workflow (rule pretrain_base)"))
+            corpus = (cfg.get("pretrain") or {}).get("corpus")
+            if corpus and not resolve(corpus).is_file():
+                fix = f"set models.{model}.pretrain.corpus to a plain-text file"
+                rows.append(_problem(f"model {model} corpus", corpus, "not found", fix))
         else:
             rows.append(check_model(f"model {model}", cfg["pretrained"], f"models.{model}.pretrained"))
     scorer = (config.get("evaluation") or {}).get("scorer_model")
