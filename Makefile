@@ -1,6 +1,7 @@
 # The commands a newcomer needs:
 #   make run    set up .venv when missing, then run the embedded default end to end
 #   make test   set up .venv when missing, then run the test suite
+#   make check-data CONFIG=config/paper.yaml   check every input a config reads, before a long run
 #   make slurm-demo   the embedded default through a real SLURM cluster on localhost (as root,
 #                     with slurm-wlm and munge installed; see tests/cluster/local_slurm.sh)
 PYTHON ?= python3
@@ -11,7 +12,7 @@ TARGETS ?=  # empty: the workflow's default target, every table
 # slurm-demo's cluster: its config, state and logs (a short path: munge's socket is in it)
 SLURM_DIR ?= /tmp/brainalign-slurm
 
-.PHONY: setup run report test benchmark clean slurm-demo
+.PHONY: setup run report test benchmark clean slurm-demo check-data pereira-passages
 
 # The stamp is refreshed whenever the pinned requirements change.
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt
@@ -30,6 +31,18 @@ run: setup
 # BRAINALIGN_SLURM_GPUS is set), and stops the daemons by PID however the run ends.
 slurm-demo: setup
 	SNAKEMAKE=$(BIN)/snakemake tests/cluster/local_slurm.sh run $(SLURM_DIR) -- $(TARGETS)
+
+# Pre-flight: every input CONFIG reads (data files, task sources, models), in seconds; one table
+# with a fix per problem, non-zero exit if any (docs/data.md). Run it before a long run.
+CONFIG ?= config/config.yaml
+check-data: setup
+	$(BIN)/python -m brainalign.check_data $(CONFIG)
+
+# The 627-sentence layout's passages file from the official .mat files (docs/data.md):
+#   make pereira-passages MAT="data/pereira/M02/data_384sentences.mat data/pereira/M02/data_243sentences.mat" \
+#        STIMULI=data/pereira627/stimuli.txt OUT=data/pereira627/passages.txt
+pereira-passages: setup
+	$(BIN)/python -m brainalign.brains.passages $(MAT) $(if $(STIMULI),--stimuli $(STIMULI)) --out $(OUT)
 
 # The HTML report of the last run (tables, figures, captions, methods, summary).
 report: setup

@@ -72,9 +72,13 @@ def brains_stage(raw: list[Path], results: Path) -> None:
     write_subject_store(results / "brains" / "pereira" / "S01.h5", responses)
 
 
-def brains_627_stage(stimuli: Path, subject: Path, results: Path, *, trust: bool = True) -> None:
+def brains_627_stage(
+    stimuli: Path, subject: Path, results: Path, *, trust: bool = True, passage_block_size: int | None = 4
+) -> None:
     """Rule brains_pereira (npy627 loader)."""
-    responses = load_pereira_627(stimuli, subject, subject="S01", trust_pickled_subject_files=trust)
+    responses = load_pereira_627(
+        stimuli, subject, subject="S01", trust_pickled_subject_files=trust, passage_block_size=passage_block_size
+    )
     write_subject_store(results / "brains" / "pereira" / "S01.h5", responses)
 
 
@@ -192,6 +196,18 @@ class Case:
 def _missing_file(tmp, fx):
     missing = tmp / "raw" / "S01" / "examples_384sentences.mat"
     return (lambda: brains_stage([missing], tmp / "results")), str(missing)
+
+
+def _627_without_passages(tmp, fx):
+    stimuli_txt, _, subject = fx["good_627"]
+    return (lambda: brains_627_stage(stimuli_txt, subject, tmp / "results", passage_block_size=None)), str(stimuli_txt)
+
+
+def _both_mat_distributions(tmp, fx):
+    new = tmp / "raw" / "S01" / "data_simulated.mat"
+    new.parent.mkdir(parents=True)
+    shutil.copy(fx["good_mat"], new)
+    return (lambda: brains_stage([new, fx["good_mat"]], tmp / "results")), str(new)
 
 
 def _truncated_mat(tmp, fx):
@@ -376,7 +392,9 @@ def _simulated_raw_dir_outside_results(tmp, fx):
 CATALOGUE: dict[str, Case] = {
     "missing-data-file": Case(DataError, _missing_file, "not found"),
     "truncated-mat": Case(DataError, _truncated_mat, "truncated or corrupt"),
-    "mat-without-examples": Case(DataError, _mat_without("examples"), "no variable 'examples'"),
+    "both-mat-distributions-for-one-experiment": Case(DataError, _both_mat_distributions, "examples_simulated.mat"),
+    "627-without-passages": Case(ConfigError, _627_without_passages, "does not guess.*passage_block_size"),
+    "mat-without-examples": Case(DataError, _mat_without("examples"), "has no sentence matrix"),
     "mat-without-meta": Case(DataError, _mat_without("meta"), "no variable 'meta'"),
     "roi-index-out-of-range": Case(DataError, _roi_index_out_of_range, "column index"),
     "all-nan-roi": Case(DataError, _roi_filled_with(np.nan), "ROI 'dmn'.*no usable voxels"),

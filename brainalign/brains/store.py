@@ -164,6 +164,13 @@ class SubjectResponses:
             raise DataError(f"subject {self.subject}: provenance keys and values must be strings, got {bad_prov!r}.")
 
 
+def record_voxel_counts(provenance: dict[str, str], roi: str, counts: dict[str, int]) -> None:
+    """Record :func:`clean_voxels`' dropped-voxel counts of ``roi`` in a provenance dict."""
+    provenance[f"dropped_voxels:{roi}"] = str(counts["nan"] + counts["constant"])
+    provenance[f"dropped_nan_voxels:{roi}"] = str(counts["nan"])
+    provenance[f"dropped_constant_voxels:{roi}"] = str(counts["constant"])
+
+
 def clean_voxels(matrix: np.ndarray, roi: str, source: str | os.PathLike) -> tuple[np.ndarray, dict[str, int]]:
     """Drop voxels (columns) that carry no usable signal.
 

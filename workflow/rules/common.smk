@@ -83,11 +83,20 @@ def pereira_raw_dir():
 
 
 def pereira_subject_files(subject):
-    """Raw files of one Pereira subject, as the configured loader expects them."""
+    """Raw files of one Pereira subject, as the configured loader expects them (paths under raw_dir).
+
+    mat loader: each experiment's data_{experiment}.mat or examples_{experiment}.mat, whichever
+    exists (both: an error naming both; neither: today's data_ name, reported missing).
+    Simulated subjects are written as examples_{experiment}.mat.
+    """
     cfg = dataset_config("pereira")
     raw = pereira_raw_dir()
     if cfg["loader"] == "mat":
-        return [f"{raw}/{subject}/examples_{experiment}.mat" for experiment in pereira_experiments()]
+        if is_simulated("pereira"):
+            return [f"{raw}/{subject}/examples_{experiment}.mat" for experiment in pereira_experiments()]
+        from brainalign.brains.pereira import subject_mat_files
+
+        return [str(path) for path in subject_mat_files(raw, subject, pereira_experiments(), missing_ok=True)]
     passages = [pereira_passages_file()] if pereira_passages_file() else []
     return [f"{raw}/stimuli.txt", f"{raw}/{subject}.npy", *passages]
 
