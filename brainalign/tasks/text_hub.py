@@ -149,7 +149,7 @@ def load_hub_split(
         # Only the drawn rows are read from the memory-mapped table, in table order.
         drawn = sorted(indices.tolist())
         chosen = dataset.select(drawn, keep_in_memory=True) if wanted is not None else dataset
-        by_index = {index: row for index, row in zip(drawn, chosen)}
+        by_index = dict(zip(drawn, chosen.to_list()))
         return [(i, f"{where} row {i}", f"row{i}", by_index[i]) for i in indices.tolist()]
 
     if wanted is not None:
