@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from brainalign.errors import DataError
+from brainalign.tasks.text import load_task_split, prepare_task_splits
+
 def test_load_task_split_reads_the_shipped_demo_corpora_and_applies_max_examples():
-    from pathlib import Path
-
-    from brainalign.tasks.text import load_task_split
-
     root = Path(__file__).resolve().parents[2]
     demo = {
         "summarization": ("summarization", "resources/tasks/summarization/{}.jsonl", {}),
@@ -19,3 +23,35 @@ def test_load_task_split_reads_the_shipped_demo_corpora_and_applies_max_examples
         assert sizes["train"] >= 150 and sizes["test"] >= 40, (task, sizes)
         capped = load_task_split(task, {**settings, "max_examples": {"train": 7}}, "train")
         assert len(capped) == 7
+
+
+def test_prepare_task_splits_from_parallel_text_is_deterministic_per_seed(tmp_path):
+    data = tmp_path / "wmt"
+    data.mkdir()
+    for split in ("train", "valid", "test"):
+        for lang, word in (("en", "Sentence"), ("fr", "Phrase")):
+            (data / f"{split}.{lang}").write_text("".join(f"{word} {i}.\n" for i in range(200)), encoding="utf-8")
+    settings = {"kind": "translation", "max_examples": {"train": 50},
+                "local": {"format": "parallel_text", "train": str(data / "train"), "validation": str(data / "valid"),
+                          "test": str(data / "test")}}
+
+    def prepare(seed: int, folder: str) -> dict[str, bytes]:
+        outputs = {split: tmp_path / folder / f"{split}.jsonl" for split in ("train", "validation", "test")}
+        counts = prepare_task_splits("wmt", settings, outputs, seed=seed)
+        assert counts == {"train": 50, "validation": 200, "test": 200}
+        return {split: Path(path).read_bytes() for split, path in outputs.items()}
+
+    first = prepare(1, "a")
+    assert prepare(1, "b") == first  # byte-identical for the same seed
+    other = prepare(2, "c")
+    assert other["train"] != first["train"] and other["test"] == first["test"]
+
+
+def test_max_invalid_fraction_is_read_from_the_task_settings(tmp_path):
+    path = tmp_path / "news.jsonl"
+    rows = [{"document": "" if i % 20 == 0 else f"Document {i}.", "summary": f"S {i}."} for i in range(100)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    settings = {"kind": "summarization", "local": {"train": str(path), "validation": str(path), "test": str(path)}}
+    with pytest.raises(DataError, match=r"split 'train' of task 'news'.*5 of the 100 rows"):
+        load_task_split("news", settings, "train")
+    assert len(load_task_split("news", {**settings, "max_invalid_fraction": 0.1}, "train")) == 95

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.tasks.text import TextExample, read_local_split
+from brainalign.tasks.text import (
+    TextExample,
+    local_input_files,
+    local_split_paths,
+    local_task_problems,
+    read_local_split,
+)
 from tests.tasks.text_files import CONTEXT_1, CONTEXT_2, qa, squad_document, squad_file, wmt_file, write_jsonl, xsum_file
 
 # --------------------------------------------------------------------------- readers
@@ -188,3 +194,124 @@ def test_config_errors(wmt_file: Path) -> None:
         read_local_split("translation", wmt_file, document_key="text")
     with pytest.raises(ConfigError, match="both 'en'"):
         read_local_split("translation", wmt_file, source_language="en", target_language="en")
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def write_parallel(prefix: Path, pairs: list[tuple[str, str]], langs: tuple[str, str] = ("en", "fr"), *,
+                   newline: str = "\n") -> Path:
+    """WMT-style plain text: ``{prefix}.{lang}``, one sentence per line."""
+    for position, lang in enumerate(langs):
+        Path(f"{prefix}.{lang}").write_text("".join(pair[position] + newline for pair in pairs), encoding="utf-8")
+    return prefix
+
+
+def test_parallel_text_reader(tmp_path: Path) -> None:
+    prefix = write_parallel(tmp_path / "newstest2014", [("The cat sleeps.", "Le chat dort."),
+                                                        (" We are late. ", "Nous sommes en retard.")], newline="\r\n")
+    examples = read_local_split("translation", prefix, format="parallel_text", split="test")
+    assert examples == [TextExample("line1", {"source": "The cat sleeps."}, "Le chat dort."),
+                        TextExample("line2", {"source": "We are late."}, "Nous sommes en retard.")]
+    write_parallel(tmp_path / "train", [("Guten Tag.", "Good day.")], ("de", "en"))
+    (example,) = read_local_split("translation", tmp_path / "train", format="parallel_text",
+                                  source_language="de", target_language="en")
+    assert example.fields == {"source": "Guten Tag."} and example.target == "Good day."
+
+
+def test_parallel_text_line_counts_must_match(tmp_path: Path) -> None:
+    prefix = write_parallel(tmp_path / "train", [("a", "b"), ("c", "d")])
+    Path(f"{prefix}.fr").write_text("b\nd\ne\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"train\.en has 2 lines, .*train\.fr has 3"):
+        read_local_split("translation", prefix, format="parallel_text", split="train")
+    Path(f"{prefix}.fr").unlink()
+    with pytest.raises(DataError, match=r"train\.fr not found"):
+        read_local_split("translation", prefix, format="parallel_text")
+
+
+def test_parallel_text_blank_lines_are_skipped_up_to_the_limit(tmp_path: Path, caplog) -> None:
+    pairs = [(f"Sentence {i}.", f"Phrase {i}.") for i in range(300)]
+    pairs[10] = ("Sentence 10.", "")
+    prefix = write_parallel(tmp_path / "valid", pairs)
+    with caplog.at_level(logging.WARNING):
+        examples = read_local_split("translation", prefix, format="parallel_text", split="validation", task="wmt")
+    assert len(examples) == 299 and "line11" not in {e.id for e in examples}
+    assert any("skipped 1 of 300 rows" in r.getMessage() and "task 'wmt'" in r.getMessage() for r in caplog.records)
+    pairs[20] = pairs[30] = pairs[40] = ("", "Phrase.")
+    write_parallel(prefix, pairs)
+    with pytest.raises(DataError, match=r"split 'validation' of task 'wmt'.*4 of the 300 rows.*valid\.fr line 11"):
+        read_local_split("translation", prefix, format="parallel_text", split="validation", task="wmt")
+
+
+def test_format_must_suit_the_kind(xsum_file: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'parallel_text' cannot be read for task kind 'summarization'.*hf_jsonl"):
+        read_local_split("summarization", xsum_file, format="parallel_text")
+    with pytest.raises(ConfigError, match=r"'jsonl' cannot be read.*squad_json, hf_jsonl"):
+        read_local_split("qa", xsum_file, format="jsonl")
+
+
+def test_qa_from_the_hugging_face_export(tmp_path: Path) -> None:
+    row = {"id": "h1", "title": "T", "context": CONTEXT_1, "question": "When?",
+           "answers": {"text": ["1889"], "answer_start": [CONTEXT_1.index("1889")]}}
+    (example,) = read_local_split("qa", write_jsonl(tmp_path / "squad.jsonl", [row]), format="hf_jsonl")
+    assert example == TextExample("h1", {"context": CONTEXT_1, "question": "When?"}, "1889")
+
+
+@pytest.mark.parametrize("fmt", ["hf_jsonl", "parallel_text"])
+def test_local_subset_is_seeded_random_in_file_order(tmp_path: Path, fmt: str) -> None:
+    pairs = [(f"Sentence {i}.", f"Phrase {i}.") for i in range(500)]
+    if fmt == "hf_jsonl":
+        path = write_jsonl(tmp_path / "train.jsonl", [{"translation": {"en": a, "fr": b}} for a, b in pairs])
+    else:
+        path = write_parallel(tmp_path / "train", pairs)
+    read = lambda seed: [int(e.id.removeprefix("line")) for e in read_local_split(  # noqa: E731
+        "translation", path, format=fmt, max_examples=40, seed=seed)]
+    lines = read(1)
+    assert len(lines) == 40 and lines == sorted(lines) and lines != list(range(1, 41)) and max(lines) > 400
+    assert read(1) == lines and read(2) != lines
+    examples = read_local_split("translation", path, format=fmt, max_examples=40, seed=1)
+    assert all(e.fields["source"] == f"Sentence {n - 1}." for e, n in zip(examples, lines))
+
+
+# --------------------------------------------------------------------------- workflow helpers and pre-flight
+
+
+def parallel_settings(prefix: str) -> dict:
+    return {"kind": "translation", "source_language": "en", "target_language": "de",
+            "local": {"format": "parallel_text", "train": f"{prefix}/train", "validation": f"{prefix}/valid",
+                      "test": f"{prefix}/newstest2014"}}
+
+
+def test_local_files_of_a_parallel_text_task(tmp_path: Path) -> None:
+    settings = parallel_settings("data")
+    resolve = lambda path: str(tmp_path / path)  # noqa: E731  (the workflow's shipped-resource lookup)
+    assert local_split_paths(settings, resolve=resolve)["test"] == str(tmp_path / "data/newstest2014")
+    files = local_input_files(settings, resolve=resolve)
+    assert files["train_source"] == str(tmp_path / "data/train.en")
+    assert files["train_target"] == str(tmp_path / "data/train.de")
+    assert len(files) == 6
+    single = {"kind": "qa", "local": {"train": "a.json", "validation": "b.json", "test": "c.json"}}
+    assert local_input_files(single) == {"train": "a.json", "validation": "b.json", "test": "c.json"}
+
+
+def test_local_task_problems(tmp_path: Path, xsum_file: Path) -> None:
+    settings = parallel_settings(str(tmp_path))
+    for name in ("train", "valid", "newstest2014"):
+        write_parallel(tmp_path / name, [("a", "b")] * 3, ("en", "de"))
+    assert local_task_problems("wmt", settings) == []
+    Path(tmp_path / "valid.de").write_text("b\n", encoding="utf-8")
+    Path(tmp_path / "newstest2014.en").unlink()
+    problems = local_task_problems("wmt", settings)
+    assert len(problems) == 2
+    assert problems[0].startswith("tasks.wmt.local.validation:") and "valid.en has 3 lines" in problems[0]
+    assert problems[1].startswith("tasks.wmt.local.test:") and "newstest2014.en not found" in problems[1]
+
+    news = {"kind": "summarization", "document_key": "article",
+            "local": {"train": str(xsum_file), "validation": str(xsum_file), "test": str(tmp_path / "none.jsonl")}}
+    problems = local_task_problems("news", news)
+    assert len(problems) == 3 and "lacks key(s) ['article']" in problems[0] and "none.jsonl not found" in problems[2]
+    wrong = {**news, "local": {**news["local"], "format": "squad_json"}}
+    assert local_task_problems("news", wrong) == [
+        "tasks.news.local.format='squad_json' cannot be read for task kind 'summarization'; choose one of "
+        "hf_jsonl (see config/README.md, 'Task file formats')."
+    ]
