@@ -209,8 +209,8 @@ def collect_examples(
         Task kind (:data:`TASK_KINDS`).
     next_rows : callable
         ``next_rows(n)`` returns up to ``n`` further rows in draw order (a seeded random
-        order, or file order), each ``(key, where, default_id, row)``; an empty sequence
-        when the source is exhausted.
+        order, or file order), each ``(key, where, default_id, row)`` (:data:`Row`); all
+        remaining rows when ``n`` < 0; an empty sequence when the source is exhausted.
     wanted : int or None
         Examples to keep; None keeps every row's example.
     opts : mapping

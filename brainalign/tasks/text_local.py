@@ -321,7 +321,7 @@ def read_local_split(
         wanted=wanted,
         opts=opts,
         label=split_label(task or kind, split),
-        source=f"{fmt} {'files ' + str(path) + '.*' if fmt == 'parallel_text' else 'file ' + str(path)}",
+        source=f"{fmt} files {path}.*" if fmt == "parallel_text" else f"{fmt} file {path}",
         max_invalid_fraction=max_invalid_fraction,
     )
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import datasets
 import pytest
+import yaml
 
 from brainalign.errors import DataError
 from brainalign.tasks.text import load_task_split, prepare_task_splits
+from tests.tasks.text_files import fake_load_dataset
 
 def test_load_task_split_reads_the_shipped_demo_corpora_and_applies_max_examples():
     root = Path(__file__).resolve().parents[2]
@@ -55,3 +58,15 @@ def test_max_invalid_fraction_is_read_from_the_task_settings(tmp_path):
     with pytest.raises(DataError, match=r"split 'train' of task 'news'.*5 of the 100 rows"):
         load_task_split("news", settings, "train")
     assert len(load_task_split("news", {**settings, "max_invalid_fraction": 0.1}, "train")) == 95
+
+
+def test_paper_config_reads_xsum_from_its_parquet_export(monkeypatch):
+    """datasets 5 runs no loading scripts: XSum's main branch has one, its parquet export does not."""
+    root = Path(__file__).resolve().parents[2]
+    settings = yaml.safe_load((root / "config" / "paper.yaml").read_text())["tasks"]["summarization"]
+    calls: list[dict] = []
+    rows = [{"id": str(i), "document": f"Article {i}.", "summary": f"Summary {i}."} for i in range(30)]
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset(rows, calls))
+    examples = load_task_split("summarization", {**settings, "max_examples": {"train": 10}}, "train", seed=0)
+    assert len(examples) == 10
+    assert calls[0]["name"] == "EdinburghNLP/xsum" and calls[0]["revision"] == "refs/convert/parquet"
