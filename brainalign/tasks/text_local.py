@@ -76,15 +76,16 @@ def parallel_files(prefix: str | os.PathLike, source_language: str, target_langu
 
 
 def local_split_paths(
-    settings: Mapping[str, Any], *, resolve: Callable[[str], str] = str
+    settings: Mapping[str, Any], *, resolve: Callable[[str], str] = str, task: str = "<name>"
 ) -> dict[str, str]:
     """What each split's reader takes: ``local.<split>``, passed through ``resolve``.
 
     For ``parallel_text`` the value is a prefix; it is resolved through its source-language
     file (``resolve`` may look for a file, e.g. the workflow's shipped-resource lookup).
+    ``task`` names the config section in messages.
     """
     kind, local = settings["kind"], settings["local"]
-    fmt = local_format(kind, local.get("format"))
+    fmt = local_format(kind, local.get("format"), config_key=f"tasks.{task}.local.format")
     if fmt != "parallel_text":
         return {split: resolve(local[split]) for split in SPLITS}
     source = settings.get("source_language", TASK_OPTIONS["translation"]["source_language"])
@@ -92,10 +93,10 @@ def local_split_paths(
 
 
 def local_input_files(
-    settings: Mapping[str, Any], *, resolve: Callable[[str], str] = str
+    settings: Mapping[str, Any], *, resolve: Callable[[str], str] = str, task: str = "<name>"
 ) -> dict[str, str]:
     """Every file a local task reads, by name (``train``; ``train_source`` / ``train_target``)."""
-    paths = local_split_paths(settings, resolve=resolve)
+    paths = local_split_paths(settings, resolve=resolve, task=task)
     if local_format(settings["kind"], settings["local"].get("format")) != "parallel_text":
         return paths
     opts = resolve_options("translation", {k: settings[k] for k in TASK_OPTIONS["translation"] if k in settings})
@@ -341,7 +342,7 @@ def local_task_problems(
     try:
         fmt = local_format(kind, local.get("format"), config_key=f"tasks.{task}.local.format")
         opts = resolve_options(kind, {k: settings[k] for k in TASK_OPTIONS[kind] if k in settings})
-        paths = local_split_paths(settings, resolve=resolve)
+        paths = local_split_paths(settings, resolve=resolve, task=task)
     except ConfigError as exc:
         return [str(exc)]
     for split, path in paths.items():

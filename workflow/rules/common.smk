@@ -261,13 +261,13 @@ def task_data_config(task):
 def task_local_files(wildcards):
     """Every local file a text task reads (both files of a parallel_text split); none for hub tasks."""
     settings = task_config(wildcards.task)
-    return local_input_files(settings, resolve=resource) if "local" in settings else {}
+    return local_input_files(settings, resolve=resource, task=wildcards.task) if "local" in settings else {}
 
 
 def task_local_paths(task):
     """What the reader of each split takes (a file, or a parallel_text prefix), resolved."""
     settings = task_config(task)
-    return local_split_paths(settings, resolve=resource) if "local" in settings else {}
+    return local_split_paths(settings, resolve=resource, task=task) if "local" in settings else {}
 
 
 def all_targets():
