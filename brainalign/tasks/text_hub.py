@@ -128,9 +128,13 @@ def load_hub_split(
     try:
         dataset = datasets.load_dataset(name, config_name, split=split, revision=revision, streaming=streaming)
     except Exception as exc:  # datasets raises many unrelated types (offline, not found, connection, ...)
+        offline = (
+            "Streaming reads from the hub each time, so it needs network access; set hub.streaming: false to use "
+            "the cache, or" if streaming else "Offline, this means it is not in the cache;"
+        )
         raise ConfigError(
             f"{config_key}={name!r} (config {config_name!r}, revision {revision!r}, split {split!r}) could not be "
-            f"loaded ({type(exc).__name__}: {exc}). Offline, this means it is not in the cache; {ways_out}"
+            f"loaded ({type(exc).__name__}: {exc}). {offline} {ways_out}"
         ) from exc
     source = f"hub dataset {name!r}, config {config_name!r}, {config_key}"
     where = f"{source}, split {split!r}"
