@@ -7,6 +7,7 @@ import sys
 sys.path.insert(0, workflow.basedir)
 from brainalign.io import check_output_path
 from brainalign.provenance import check_results_root, record_run
+from brainalign.tasks.text_local import local_input_files, local_split_paths
 
 
 METHODS = ["base", "random", "prompt", "finetune", "lora"]  # base = the untuned model, random = untrained
@@ -279,9 +280,15 @@ def task_data_config(task):
 
 
 def task_local_files(wildcards):
-    """The published-format files of a task read from disk, by split; none for hub tasks."""
-    local = task_config(wildcards.task).get("local")
-    return {split: resource(path) for split, path in local.items()} if local else {}
+    """Every local file a text task reads (both files of a parallel_text split); none for hub tasks."""
+    settings = task_config(wildcards.task)
+    return local_input_files(settings, resolve=resource, task=wildcards.task) if "local" in settings else {}
+
+
+def task_local_paths(task):
+    """What the reader of each split takes (a file, or a parallel_text prefix), resolved."""
+    settings = task_config(task)
+    return local_split_paths(settings, resolve=resource, task=task) if "local" in settings else {}
 
 
 def all_targets():

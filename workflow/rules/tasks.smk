@@ -1,5 +1,6 @@
 # Stage 2: task corpora -> normalised train/validation/test splits of (prompt, target), read
-# from files in the datasets' published formats or from the Hugging Face hub.
+# from local files (the Hugging Face JSON Lines export, SQuAD JSON, WMT's parallel plain text)
+# or from the Hugging Face hub; max_examples is a seeded random subset (docs/tasks.md).
 
 
 rule prepare_task:
@@ -9,6 +10,8 @@ rule prepare_task:
         expand(res("tasks/{{task}}/{split}.jsonl"), split=SPLITS),
     params:
         task=lambda wildcards: task_data_config(wildcards.task),
+        local_paths=lambda wildcards: task_local_paths(wildcards.task),
+        seed=config["seed"],
     log:
         res("logs/prepare_task/{task}.log"),
     benchmark:

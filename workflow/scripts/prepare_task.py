@@ -7,6 +7,8 @@ snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
 task = snakemake.wildcards.task
 outputs = {output.rsplit("/", 1)[-1].removesuffix(".jsonl"): output for output in snakemake.output}
-counts = prepare_task_splits(task, snakemake.params.task, outputs, local_paths=dict(snakemake.input.items()))
+counts = prepare_task_splits(
+    task, snakemake.params.task, outputs, local_paths=snakemake.params.local_paths, seed=snakemake.params.seed
+)
 for split, count in counts.items():
     logger.info("task %s, split %s: %d examples -> %s", task, split, count, outputs[split])
