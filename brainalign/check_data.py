@@ -243,17 +243,23 @@ def hub_cache_has_dataset(name: str) -> Path | None:
 
 
 def _check_local_text_task(task: str, settings: Mapping[str, Any]) -> list[Check]:
+    """The cheap file checks first (format, files, line counts), then each split through the real reader."""
     from brainalign.tasks.text import load_task_split
+    from brainalign.tasks.text_local import local_split_paths, local_task_problems
 
+    fix = f"fix tasks.{task}.local (formats: docs/tasks.md)"
+    problems = local_task_problems(task, settings, resolve=lambda path: str(resolve(path)))
+    if problems:
+        return [_problem(f"task {task}", f"tasks.{task}.local", problem, fix) for problem in problems]
     rows = []
-    for split, path in settings["local"].items():
+    for split, path in local_split_paths(settings, resolve=lambda p: str(resolve(p)), task=task).items():
         item = f"task {task} {split}"
         try:
-            examples = load_task_split(task, settings, split, local_path=resolve(path))
+            examples = load_task_split(task, settings, split, local_path=path)
         except BrainalignError as exc:
-            rows.append(_problem(item, path, exc, f"fix tasks.{task}.local.{split} (format: config/README.md)"))
+            rows.append(_problem(item, path, exc, fix))
         else:
-            rows.append(Check(OK, item, str(resolve(path)), f"{len(examples)} examples"))
+            rows.append(Check(OK, item, str(path), f"{len(examples)} examples"))
     return rows
 
 

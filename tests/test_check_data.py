@@ -132,3 +132,20 @@ def test_task_source_checks_are_one_function_per_kind():
     assert check_data.task_source_kind({"kind": "qa", "hub": {"name": "x"}}) == "hub"
     assert check_data.task_source_kind({"kind": "image_classification"}) == "image"
     assert set(check_data.TASK_SOURCE_CHECKS) == {"local", "hub", "image"}
+
+
+def test_parallel_text_task_is_checked_before_it_is_read(tmp_path):
+    """WMT's plain-text files: a line-count mismatch is one problem row naming both files."""
+    for split, n_french in (("train", 3), ("validation", 2), ("test", 2)):
+        (tmp_path / f"{split}.en").write_text("".join(f"Sentence {i}.\n" for i in range(3 if split == "train" else 2)))
+        (tmp_path / f"{split}.fr").write_text("".join(f"Phrase {i}.\n" for i in range(n_french)))
+    settings = {
+        "kind": "translation", "template": "English: {source}\nFrench:", "source_language": "en",
+        "target_language": "fr", "local": {"format": "parallel_text", **{s: str(tmp_path / s) for s in ("train", "validation", "test")}},
+    }
+    rows = check_data.check_tasks({"wmt": settings})
+    assert [row.status for row in rows] == [check_data.OK] * 3 and rows[0].detail == "3 examples"
+    (tmp_path / "train.fr").write_text("Une seule.\n")
+    rows = check_data.check_tasks({"wmt": settings})
+    assert [row.status for row in rows] == [check_data.PROBLEM]
+    assert "train.en" in rows[0].detail and "train.fr" in rows[0].detail and "-> fix" not in rows[0].detail
