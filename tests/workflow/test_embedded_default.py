@@ -102,9 +102,9 @@ def test_an_aggregate_rule_refuses_tables_of_another_configuration(embedded_run,
     config = yaml.safe_load((embedded_run / "small-budget.yaml").read_text())
     config["datasets"]["pereira"]["subjects"] = ["S01"]  # the tables also hold S02
     (tmp_path / "one-subject.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(
-        tmp_path, "--cores", "1", "--configfile", str(tmp_path / "one-subject.yaml"), "--allowed-rules", "summary",
-        "results/summary.md",
+    result = snakemake(  # the target first: --allowed-rules takes every value after it
+        tmp_path, "results/summary.md", "--cores", "1", "--configfile", str(tmp_path / "one-subject.yaml"),
+        "--allowed-rules", "summary",
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
