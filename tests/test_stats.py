@@ -11,19 +11,17 @@ from brainalign.metrics import (
     two_vs_two,
     two_vs_two_pair_matrix,
 )
+from brainalign.families import benjamini_hochberg
+from brainalign.paired_stats import paired_bootstrap_two_vs_two, paired_permutation_two_vs_two
 from brainalign.stats import (
     StatisticsSettings,
-    benjamini_hochberg,
     bootstrap_counts,
     bootstrap_two_vs_two,
-    paired_bootstrap_two_vs_two,
-    paired_permutation_two_vs_two,
     permutation_two_vs_two,
     resampled_pair_means,
     rng_for,
-    sign_flip_test,
-    t_interval,
 )
+from brainalign.subject_tests import sign_flip_floor, sign_flip_test, t_interval
 
 
 def noisy_pair(rng, n=30, dims=6, signal=0.0):
