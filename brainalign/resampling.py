@@ -165,17 +165,18 @@ def block_sums(matrix: ArrayLike, layout: GroupLayout) -> NDArray[np.float64]:
 
     Parameters
     ----------
-    matrix : array-like of shape (..., n_stimuli, n_stimuli)
+    matrix : array-like of shape (n_stimuli, n_stimuli)
 
     Returns
     -------
-    ndarray of shape (..., n_groups, n_groups)
+    ndarray of shape (n_groups, n_groups)
     """
     matrix = np.asarray(matrix, dtype=np.float64)
     if layout.n_groups == layout.n_stimuli and np.array_equal(layout.codes, np.arange(layout.n_stimuli)):
         return matrix  # one group per stimulus: G is the identity
-    g = indicator(layout)
-    return np.einsum("ig,...ij,jh->...gh", g, matrix, g, optimize=True)
+    # Two segmented row sums (np.add.reduceat): far faster than products with G.
+    left = group_row_sums(matrix, layout)  # G' M, (n_groups, n_stimuli)
+    return np.ascontiguousarray(group_row_sums(left.T, layout).T)
 
 
 def pair_mask(sessions: Sequence[str] | None, n_stimuli: int, pairs: str) -> NDArray[np.bool_]:
