@@ -64,10 +64,11 @@ def family_q_values(table: pd.DataFrame, family: Sequence[str], *, p_column: str
     q_values = np.full(len(table), np.nan)
     if table.empty:
         return q_values
-    positions = pd.Series(np.arange(len(table)), index=table.index)
-    for _, index in table.groupby(list(family), sort=True, dropna=False).groups.items():
-        rows = positions.loc[index].to_numpy()
-        q_values[rows] = benjamini_hochberg(table[p_column].to_numpy(dtype=np.float64)[rows])
+    codes = table.groupby(list(family), sort=True, dropna=False).ngroup().to_numpy()
+    p_values = table[p_column].to_numpy(dtype=np.float64)
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        q_values[rows] = benjamini_hochberg(p_values[rows])
     return q_values
 
 
