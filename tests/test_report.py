@@ -15,7 +15,7 @@ def test_methods_are_generated_from_the_config():
     config["statistics"]["n_permutations"] = 4321
     text = to_markdown(methods_blocks(config))
     assert "subjects S01, S02" in text and "simulated subjects" in text
-    assert "4321 permutations" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
+    assert "4321 permutations" in text and "primary contrast is prompt-finetune" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
     assert "summarization, qa, translation" in text
     assert "untrained weights drawn from seed 0" in text and "LoRA" not in text
     config["tuning"]["methods"].append("lora")
@@ -35,6 +35,13 @@ def test_summary_reports_contrasts_with_numbers_and_q_values():
     # the language ROI's planted +0.1 over subjects with its CI and q
     assert "decoding / pereira / gpt / language / qa: +0.100 [0.080, 0.120], p = 0.001, q = 0.010 (" in text
     assert "decoding, prompt-finetune: 2 per-subject contrasts significantly positive and 0 significantly negative" in text
+    # The headline is the primary contrast at the group level over stimuli, before anything else;
+    # a negligible difference is stated as negligible, and the over-subject test states its floor.
+    headline = text.index("## Headline: prompt-finetune (primary contrast), group level over stimuli, layer 4")
+    assert headline < text.index("## Decoding: the untuned model")
+    assert "decoding / pereira / gpt / dmn / qa: negligible difference (+0.000 [-0.020, 0.020]" in text
+    assert "with 2 subject(s) its p cannot go below 0.500" in text
+    assert "above chance at q < 0.05" in text and "at p < 0.05" not in text
     html = to_html(blocks + [Block("p", "a < b & c")], title="t")
     assert "<h1>brainalign: summary of results</h1>" in html and "a &lt; b &amp; c" in html
 
