@@ -35,7 +35,7 @@ from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, 
 from brainalign.ridge import check_backend, cross_val_predict_ridge, grouped_folds
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
 from brainalign.resampling import pair_mask
-from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two, rng_for
+from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two_pair_sets, rng_for
 
 
 @dataclass(frozen=True)
@@ -210,21 +210,22 @@ def _two_vs_two_with_uncertainty(
     outcomes = pair_outcomes(similarity)
     n = outcomes.shape[0]
     pair_sets = PAIR_SETS if len(set(sessions)) > 1 else PAIR_SETS[:1]
+    masks = {pairs: pair_mask(sessions, n, pairs) for pairs in pair_sets}
+    # One set of group permutations scores every pair set (the expensive part is shared).
+    tests = permutation_two_vs_two_pair_sets(
+        similarity, masks, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
+        groups=groups, sessions=sessions,
+    )
     rows = {}
-    for pairs in pair_sets:
-        mask = pair_mask(sessions, n, pairs)
-        # The seeds of the all-pairs row keep the identity they had before pair sets existed.
+    for pairs, mask in masks.items():
+        # The seed of the all-pairs row keeps the identity it had before pair sets existed.
         suffix = () if pairs == "all" else (pairs,)
         low, high = bootstrap_two_vs_two(
             outcomes, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
             rng=rng_for(seed, *identity, *suffix, "bootstrap"), groups=groups, mask=mask,
         )
-        score, p_value = permutation_two_vs_two(
-            similarity, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, *suffix, "permutation"),
-            groups=groups, sessions=sessions, mask=mask,
-        )
         rows[pairs] = {"score": float(np.count_nonzero(outcomes & mask) / np.count_nonzero(mask)),
-                       "ci_low": low, "ci_high": high, "p_value": p_value}
+                       "ci_low": low, "ci_high": high, "p_value": tests[pairs][1]}
     return rows, outcomes, half_margins(similarity).astype(np.float32)
 
 

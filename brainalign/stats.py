@@ -269,12 +269,45 @@ def permutation_two_vs_two(
         The observed 2v2 accuracy over the scored pairs and its p-value (NaN, NaN without pairs).
     """
     similarity = np.asarray(similarity, dtype=np.float64)
+    scored = _scored_pairs(similarity.shape[0], mask)
+    return permutation_two_vs_two_pair_sets(
+        similarity, {"pairs": scored}, n_permutations=n_permutations, rng=rng, groups=groups, sessions=sessions
+    )["pairs"]
+
+
+def permutation_two_vs_two_pair_sets(
+    similarity: ArrayLike,
+    masks: Mapping[str, ArrayLike],
+    *,
+    n_permutations: int,
+    rng: np.random.Generator,
+    groups: ArrayLike | None = None,
+    sessions: ArrayLike | None = None,
+) -> dict[str, tuple[float, float]]:
+    """:func:`permutation_two_vs_two` for several pair sets at once, from the same permutations.
+
+    The expensive part (the permuted margins) is shared; each set only adds one count.
+
+    Parameters
+    ----------
+    similarity : array-like of shape (n_stimuli, n_stimuli)
+    masks : mapping of str to bool array of shape (n_stimuli, n_stimuli)
+        Name -> the pairs a score averages over (:func:`brainalign.resampling.pair_mask`).
+    n_permutations, rng, groups, sessions
+        As in :func:`permutation_two_vs_two`.
+
+    Returns
+    -------
+    dict
+        Name -> (observed 2v2 over the set, p); (NaN, NaN) for a set without pairs.
+    """
+    similarity = np.asarray(similarity, dtype=np.float64)
     n = similarity.shape[0]
-    scored = _scored_pairs(n, mask)
-    n_scored = np.count_nonzero(scored)
-    if n_scored == 0:
-        return float("nan"), float("nan")
-    observed = float(np.count_nonzero(pair_outcomes(similarity) & scored) / n_scored)
+    scored = {name: _scored_pairs(n, mask) for name, mask in masks.items()}
+    counts = {name: np.count_nonzero(mask) for name, mask in scored.items()}
+    outcomes = pair_outcomes(similarity)
+    observed = {name: float(np.count_nonzero(outcomes & mask) / counts[name]) if counts[name] else float("nan")
+                for name, mask in scored.items()}
     layout = group_layout(n, groups, sessions)
     tolerance = tie_tolerance(similarity)
     # The null is computed in float32 (half the memory traffic; it moves the null accuracies
@@ -284,8 +317,8 @@ def permutation_two_vs_two(
     single = similarity.astype(np.float32)
     transposed = np.ascontiguousarray(single.T)
     rows = np.arange(n)
-    upper = np.triu(scored, k=1)
-    null = np.empty(n_permutations)
+    upper = {name: np.triu(mask, k=1) for name, mask in scored.items()}
+    null = {name: np.empty(n_permutations) for name in scored}
     for start, stop in _chunks(n_permutations, 2 * n * n):
         permutations = group_permutations(rng, layout, stop - start)
         negative_margin = transposed[permutations]
@@ -293,5 +326,11 @@ def permutation_two_vs_two(
         matched = single[rows, permutations]  # (b, n): P_ii
         negative_margin -= matched[:, :, None]
         negative_margin -= matched[:, None, :]
-        null[start:stop] = np.count_nonzero((negative_margin < -tolerance) & upper, axis=(1, 2)) / (n_scored / 2)
-    return observed, permutation_p_value(null, observed)
+        correct = negative_margin < -tolerance
+        for name, pairs in upper.items():
+            if counts[name]:
+                null[name][start:stop] = np.count_nonzero(correct & pairs, axis=(1, 2)) / (counts[name] / 2)
+    return {
+        name: (observed[name], permutation_p_value(null[name], observed[name]) if counts[name] else float("nan"))
+        for name in scored
+    }
