@@ -112,3 +112,27 @@ def test_main_contrast_is_between_tuned_methods_when_there_is_one():
     assert main_contrast(rows) == "prompt-finetune"
     assert main_contrast(rows.iloc[:2]) == "base-random"
     assert main_contrast(rows.iloc[:0]) is None
+
+
+def _subset(store, keep, groups):
+    ids = tuple(store.stimulus_ids[i] for i in keep)
+    index = np.ix_(keep, keep)
+    return PairStore(store.identity, ids, {k: v[index] for k, v in store.outcomes.items()},
+                     {k: v[index] for k, v in store.half_margins.items()}, groups=tuple(groups[i] for i in keep))
+
+
+def test_the_test_over_stimuli_uses_the_shared_stimuli_and_needs_the_same_groups():
+    groups = tuple(f"p{i // 4}" for i in range(N))
+    stores = _stores()
+    keep = np.arange(N)
+    subset = np.arange(8, N)  # S02 saw 32 of the 40 stimuli
+    stores = [_subset(store, subset if store.identity["subject"] == "S02" else keep, groups) for store in stores]
+    table = compare_variants(stores, statistics=STATISTICS, seed=0)
+    row = table[(table["subject"] == "all") & (table["generalises_over"] == "stimuli")
+                & (table["contrast"] == "prompt-finetune")].iloc[0]
+    assert row["n_stimuli"] == N - 8 and row["n_subjects"] == 2
+    regrouped = [PairStore(s.identity, s.stimulus_ids, s.outcomes, s.half_margins,
+                           groups=tuple(f"q{i // 2}" for i in range(len(s.stimulus_ids))))
+                 if s.identity["subject"] == "S02" else s for s in stores]
+    with pytest.raises(DataError, match="group the shared stimuli differently"):
+        compare_variants(regrouped, statistics=STATISTICS, seed=0)

@@ -50,3 +50,16 @@ def test_summary_without_comparisons_or_simulation():
     scores = {"decoding": _scores(simulated=False), "encoding": _scores("encoding", simulated=False)}
     text = to_markdown(summary_blocks(scores, pd.DataFrame()))
     assert "SIMULATED" not in text and "the untuned model (layer 4)" in text
+
+
+def test_above_chance_is_decided_on_q_not_on_the_raw_p():
+    scores = _scores()
+    # every score has p = 0.04: below 0.05 alone, but not once BH accounts for the many scores
+    # with p = 1 in the same direction
+    scores["p_value"] = 1.0
+    scores.loc[(scores["method"] == "base") & (scores["layer"] == 4), "p_value"] = 0.04
+    text = to_markdown(summary_blocks({"decoding": scores}, pd.DataFrame()))
+    assert "0 of 2 above chance at q < 0.05" in text
+    scores["p_value"] = 0.04
+    text = to_markdown(summary_blocks({"decoding": scores}, pd.DataFrame()))
+    assert "2 of 2 above chance at q < 0.05" in text
