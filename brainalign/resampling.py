@@ -136,13 +136,6 @@ def group_bootstrap_weights(rng: np.random.Generator, n_groups: int, n_resamples
     return rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_resamples).astype(np.float64)
 
 
-def indicator(layout: GroupLayout) -> NDArray[np.float64]:
-    """The (n_stimuli, n_groups) 0/1 matrix ``G`` with ``G[i, g] = 1`` when stimulus i is in group g."""
-    matrix = np.zeros((layout.n_stimuli, layout.n_groups))
-    matrix[np.arange(layout.n_stimuli), layout.codes] = 1.0
-    return matrix
-
-
 def group_row_sums(matrix: ArrayLike, layout: GroupLayout) -> NDArray[np.float64]:
     """``G' X``: the rows of ``matrix`` summed within each group.
 
