@@ -150,7 +150,7 @@ def _headline_blocks(comparisons: pd.DataFrame, *, fdr_alpha: float) -> list[Blo
     lines = []
     for row in rows.itertuples():
         where = f"{row.direction} / {row.dataset} / {row.model} / {row.roi} / {row.task}"
-        if getattr(row, "effect", "") == "negligible":
+        if getattr(row, "effect", "") in ("negligible", "significant_small"):
             lines.append(f"{where}: {_difference_text(row)}")
         else:
             verdict = "significant" if row.q < fdr_alpha else "not significant"
