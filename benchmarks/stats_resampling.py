@@ -27,12 +27,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from brainalign.metrics import half_margins, outcomes_from_half_margins, pair_outcomes, similarity_matrix, two_vs_two
-from brainalign.stats import (
-    bootstrap_two_vs_two,
-    paired_permutation_two_vs_two,
-    permutation_two_vs_two,
-    rng_for,
-)
+from brainalign.paired_stats import paired_permutation_two_vs_two
+from brainalign.stats import bootstrap_two_vs_two, permutation_two_vs_two, rng_for
 
 
 def _timed(function) -> float:

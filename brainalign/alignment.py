@@ -3,10 +3,14 @@
 Decoding predicts the model representation from the voxels of an ROI; encoding predicts the
 voxels from the representation. Both use out-of-fold ridge predictions with folds grouped by
 passage (or image), and are scored with 2v2 accuracy pooled over all held-out stimuli;
-encoding also reports the mean Pearson r over voxels. Every score carries a bootstrap CI over
-stimuli and a permutation p-value against chance (:mod:`brainalign.stats`), and the pair data a
-paired comparison of two model variants needs are kept (:class:`SubjectAlignment`,
-:mod:`brainalign.pairs`).
+encoding also reports the mean Pearson r over voxels. Every score carries a bootstrap CI and a
+permutation p-value against chance that resample whole CV groups, the exchangeable unit
+(:mod:`brainalign.stats`, :mod:`brainalign.resampling`), and the pair data a paired comparison
+of two model variants needs are kept (:class:`SubjectAlignment`, :mod:`brainalign.pairs`).
+
+When a subject has more than one acquisition session (``SubjectResponses.sessions``), 2v2 is
+also reported over within-session and over cross-session pairs only (column ``pairs``:
+:data:`PAIR_SETS`), so that a decoder winning pairs from session offsets shows.
 
 Predictions and held-out targets are scored after standardising every target column with the
 mean and standard deviation of its *training* rows (:func:`standardise_by_training_folds`).
@@ -30,7 +34,8 @@ from brainalign.features import FeatureStore, read_feature_store, variant_label
 from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
 from brainalign.ridge import check_backend, cross_val_predict_ridge, grouped_folds
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
-from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two, rng_for
+from brainalign.resampling import pair_mask
+from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two_pair_sets, rng_for
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,10 @@ def standardise_by_training_folds(
 PairKey = tuple[str, str, int]
 """(direction, roi, layer) of one 2v2 score."""
 
+PAIR_SETS: tuple[str, ...] = ("all", "within_session", "cross_session")
+"""Values of the ``pairs`` column: the pairs of stimuli a 2v2 score averages over. Subjects with
+one session get ``all`` only; Pearson r rows are always ``all``."""
+
 
 @dataclass(frozen=True)
 class SubjectAlignment:
@@ -170,42 +179,68 @@ class SubjectAlignment:
     half_margins : dict
         (direction, roi, layer) -> float32 array (n_stimuli, n_stimuli),
         ``S[i, i] - S[i, j]`` of the similarity matrix (:func:`brainalign.metrics.half_margins`).
+    groups, sessions : tuple of str, optional
+        CV group and acquisition session of each stimulus (the resampling unit and its
+        strata); None: unknown (each stimulus its own group, one session).
     """
 
     scores: pd.DataFrame
     stimulus_ids: tuple[str, ...]
     outcomes: dict[PairKey, np.ndarray] = field(default_factory=dict)
     half_margins: dict[PairKey, np.ndarray] = field(default_factory=dict)
+    groups: tuple[str, ...] | None = None
+    sessions: tuple[str, ...] | None = None
 
 
 def _two_vs_two_with_uncertainty(
-    predicted: np.ndarray, targets: np.ndarray, *, distance: str, statistics: StatisticsSettings, seed: int, identity: tuple
-) -> tuple[dict, np.ndarray, np.ndarray]:
-    """2v2 with its bootstrap CI and permutation p; also the outcomes and half margins."""
+    predicted: np.ndarray, targets: np.ndarray, *, distance: str, statistics: StatisticsSettings, seed: int,
+    identity: tuple, groups: Sequence[str], sessions: Sequence[str],
+) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
+    """2v2 with its group-bootstrap CI and group-permutation p, per pair set; also the
+    outcomes and half margins (of all pairs).
+
+    Returns
+    -------
+    rows : dict
+        pair set (:data:`PAIR_SETS`; ``all`` only with one session) -> score, ci_low,
+        ci_high, p_value.
+    outcomes, half_margins : ndarray of shape (n_stimuli, n_stimuli)
+    """
     similarity = similarity_matrix(predicted, targets, distance)
     outcomes = pair_outcomes(similarity)
     n = outcomes.shape[0]
-    score = float(np.count_nonzero(outcomes) / (n * (n - 1)))
-    low, high = bootstrap_two_vs_two(
-        outcomes, n_resamples=statistics.n_bootstrap, level=statistics.ci_level, rng=rng_for(seed, *identity, "bootstrap")
+    pair_sets = PAIR_SETS if len(set(sessions)) > 1 else PAIR_SETS[:1]
+    masks = {pairs: pair_mask(sessions, n, pairs) for pairs in pair_sets}
+    # One set of group permutations scores every pair set (the expensive part is shared).
+    tests = permutation_two_vs_two_pair_sets(
+        similarity, masks, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
+        groups=groups, sessions=sessions,
     )
-    _, p_value = permutation_two_vs_two(
-        similarity, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation")
-    )
-    row = {"score": score, "ci_low": low, "ci_high": high, "p_value": p_value}
-    return row, outcomes, half_margins(similarity).astype(np.float32)
+    rows = {}
+    for pairs, mask in masks.items():
+        # The seed of the all-pairs row keeps the identity it had before pair sets existed.
+        suffix = () if pairs == "all" else (pairs,)
+        low, high = bootstrap_two_vs_two(
+            outcomes, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
+            rng=rng_for(seed, *identity, *suffix, "bootstrap"), groups=groups, mask=mask,
+        )
+        rows[pairs] = {"score": float(np.count_nonzero(outcomes & mask) / np.count_nonzero(mask)),
+                       "ci_low": low, "ci_high": high, "p_value": tests[pairs][1]}
+    return rows, outcomes, half_margins(similarity).astype(np.float32)
 
 
 def _pearson_with_uncertainty(
-    predicted: np.ndarray, targets: np.ndarray, *, statistics: StatisticsSettings, seed: int, identity: tuple
+    predicted: np.ndarray, targets: np.ndarray, *, statistics: StatisticsSettings, seed: int, identity: tuple,
+    groups: Sequence[str], sessions: Sequence[str],
 ) -> dict:
-    """Mean Pearson r over columns with its bootstrap CI over stimuli and permutation p against 0."""
+    """Mean Pearson r over columns with its group-bootstrap CI and group-permutation p against 0."""
     low, high = bootstrap_mean_pearson(
         predicted, targets, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
-        rng=rng_for(seed, *identity, "bootstrap"),
+        rng=rng_for(seed, *identity, "bootstrap"), groups=groups,
     )
     _, p_value = permutation_mean_pearson(
-        predicted, targets, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation")
+        predicted, targets, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
+        groups=groups, sessions=sessions,
     )
     score = float(np.mean(pearson_per_column(predicted, targets)))
     return {"score": score, "ci_low": low, "ci_high": high, "p_value": p_value}
@@ -239,14 +274,18 @@ def fit_subject(
     Returns
     -------
     SubjectAlignment
-        ``scores`` has one row per direction x ROI x layer x metric; ``ci_low``/``ci_high``
-        are the percentile bootstrap CI over stimuli and ``p_value`` the one-sided
-        permutation p-value against chance (2v2 = 0.5, Pearson r = 0).
+        ``scores`` has one row per direction x ROI x layer x metric x pair set (``pairs``:
+        ``all``, and with several sessions ``within_session`` and ``cross_session`` for 2v2);
+        ``ci_low``/``ci_high`` are the percentile bootstrap CI over CV groups and ``p_value``
+        the one-sided permutation p-value against chance (2v2 = 0.5, Pearson r = 0), whole
+        groups permuted within strata of equal size and sessions.
     """
     statistics = statistics if statistics is not None else StatisticsSettings()
     layers = align_features(responses, features)
     folds = grouped_folds(np.asarray(responses.groups), settings.n_folds, seed=settings.seed)
     rows, outcomes, margins = [], {}, {}
+    # The exchangeable unit of every resampling test is the CV group; sessions are strata.
+    units = {"groups": tuple(map(str, responses.groups)), "sessions": tuple(map(str, responses.sessions))}
     for roi, voxels in responses.rois.items():
         for layer, representation in sorted(layers.items()):
             for direction in settings.directions:
@@ -263,17 +302,20 @@ def fit_subject(
                 predicted, targets = standardise_by_training_folds(predicted, targets, folds)
                 identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
                 metrics = {}
-                metrics["2v2"], outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
+                two_vs_two, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
                     _two_vs_two_with_uncertainty(
                         predicted, targets, distance=settings.distance, statistics=statistics,
-                        seed=settings.seed, identity=(*identity, "2v2"),
+                        seed=settings.seed, identity=(*identity, "2v2"), **units,
                     )
                 )
+                for pairs, values in two_vs_two.items():
+                    metrics[("2v2", pairs)] = values
                 if direction == "encoding":
-                    metrics["pearson_r"] = _pearson_with_uncertainty(
-                        predicted, targets, statistics=statistics, seed=settings.seed, identity=(*identity, "pearson_r")
+                    metrics[("pearson_r", "all")] = _pearson_with_uncertainty(
+                        predicted, targets, statistics=statistics, seed=settings.seed,
+                        identity=(*identity, "pearson_r"), **units,
                     )
-                for metric, values in metrics.items():
+                for (metric, pairs), values in metrics.items():
                     rows.append(
                         {
                             "direction": direction,
@@ -288,10 +330,14 @@ def fit_subject(
                             "method": method,
                             "layer": layer,
                             "metric": metric,
+                            "pairs": pairs,
                             **values,
                         }
                     )
-    return SubjectAlignment(pd.DataFrame(rows), tuple(responses.stimulus_ids), outcomes, margins)
+    return SubjectAlignment(
+        pd.DataFrame(rows), tuple(responses.stimulus_ids), outcomes, margins, groups=units["groups"],
+        sessions=units["sessions"],
+    )
 
 
 def score_subject(

@@ -8,6 +8,8 @@ table, in ``results/ridge/{model}/{task}/{method}/{subject}.pairs.h5``::
     /                                   attrs: format_version, dataset, subject, model, task,
                                                method, simulated
     /stimulus_ids                       (n,) utf-8 strings: row/column order
+    /groups, /sessions                  (n,) utf-8 strings: CV group and session of each stimulus
+                                               (the resampling unit of paired tests, and its strata)
     /{direction}/{roi}/{layer}/outcomes      (ceil(n*n/8),) uint8: np.packbits of the n x n bools
     /{direction}/{roi}/{layer}/half_margins  (n, n) float32, gzip-compressed
 
@@ -23,10 +25,11 @@ import h5py
 import numpy as np
 
 from brainalign.alignment import PairKey, SubjectAlignment
+from brainalign.brains.store import SINGLE_SESSION
 from brainalign.errors import DataError
 from brainalign.io import atomic_output
 
-PAIR_STORE_FORMAT = 1
+PAIR_STORE_FORMAT = 2  # 2 added /groups and /sessions
 _IDENTITY = ("dataset", "subject", "model", "task", "method")
 
 
@@ -41,12 +44,16 @@ class PairStore:
     stimulus_ids : tuple of str
     outcomes, half_margins : dict
         (direction, roi, layer) -> (n, n) bool / float32 arrays.
+    groups, sessions : tuple of str, optional
+        CV group and session of each stimulus; None: each stimulus its own group, one session.
     """
 
     identity: dict
     stimulus_ids: tuple[str, ...]
     outcomes: dict[PairKey, np.ndarray]
     half_margins: dict[PairKey, np.ndarray]
+    groups: tuple[str, ...] | None = None
+    sessions: tuple[str, ...] | None = None
 
 
 def write_pair_store(alignment: SubjectAlignment, path: str | os.PathLike) -> None:
@@ -61,9 +68,14 @@ def write_pair_store(alignment: SubjectAlignment, path: str | os.PathLike) -> No
             for key in _IDENTITY:
                 h5.attrs[key] = str(first[key])
             h5.attrs["simulated"] = bool(first["simulated"])
-            h5.create_dataset(
-                "stimulus_ids", data=list(alignment.stimulus_ids), dtype=h5py.string_dtype("utf-8"), track_times=False
-            )
+            n = len(alignment.stimulus_ids)
+            labels = {
+                "stimulus_ids": alignment.stimulus_ids,
+                "groups": alignment.groups if alignment.groups is not None else alignment.stimulus_ids,
+                "sessions": alignment.sessions if alignment.sessions is not None else (SINGLE_SESSION,) * n,
+            }
+            for name, values in labels.items():
+                h5.create_dataset(name, data=list(values), dtype=h5py.string_dtype("utf-8"), track_times=False)
             for (direction, roi, layer), outcomes in sorted(alignment.outcomes.items()):
                 group = h5.create_group(f"{direction}/{roi}/{layer}")
                 group.create_dataset("outcomes", data=np.packbits(outcomes.ravel()), track_times=False)
@@ -94,7 +106,7 @@ def read_pair_store(path: str | os.PathLike) -> PairStore:
                 )
             identity = {key: str(h5.attrs[key]) for key in _IDENTITY}
             identity["simulated"] = bool(h5.attrs["simulated"])
-            ids = tuple(value.decode() if isinstance(value, bytes) else str(value) for value in h5["stimulus_ids"][()])
+            ids, groups, sessions = (tuple(h5[name].asstr()[()]) for name in ("stimulus_ids", "groups", "sessions"))
             n = len(ids)
             outcomes, margins = {}, {}
             for direction, by_roi in h5.items():
@@ -107,4 +119,4 @@ def read_pair_store(path: str | os.PathLike) -> PairStore:
                         margins[key] = group["half_margins"][()]
     except (OSError, KeyError, ValueError) as error:
         raise DataError(f"cannot read pair store {path}: {error}; delete it and rerun the ridge rule") from error
-    return PairStore(identity, ids, outcomes, margins)
+    return PairStore(identity, ids, outcomes, margins, groups=groups, sessions=sessions)

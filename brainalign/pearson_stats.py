@@ -1,7 +1,7 @@
 """Uncertainty of the mean Pearson r over columns (encoding): bootstrap CI and permutation p.
 
-Both resample stimuli (rows), like the 2v2 statistics in :mod:`brainalign.stats`, and are
-vectorised over resamples.
+Both resample whole CV groups of stimuli (rows), like the 2v2 statistics in
+:mod:`brainalign.stats` (:mod:`brainalign.resampling`), and are vectorised over resamples.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from brainalign.stats import _chunks, _percentile_interval, bootstrap_counts, permutation_p_value
+from brainalign.resampling import group_bootstrap_weights, group_layout, group_permutations, group_row_sums
+from brainalign.stats import _chunks, _percentile_interval, permutation_p_value
 
 
 def _standardised_columns(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -23,17 +24,26 @@ def _standardised_columns(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def permutation_mean_pearson(
-    predicted: ArrayLike, actual: ArrayLike, *, n_permutations: int, rng: np.random.Generator
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    *,
+    n_permutations: int,
+    rng: np.random.Generator,
+    groups: ArrayLike | None = None,
+    sessions: ArrayLike | None = None,
 ) -> tuple[float, float]:
     """One-sided permutation p-value of the mean over columns of Pearson r against 0.
 
-    Permuting the rows of ``predicted`` does not change its column means and variances, so
+    Whole groups of predicted rows are re-paired with whole groups of actual rows of the same
+    stratum (:func:`brainalign.resampling.group_permutations`). Permuting the rows of ``predicted`` does not change its column means and variances, so
     with column-standardised matrices and ``G = P A^T`` (n x n, computed once) a permuted
     mean r is ``sum_i G[perm[i], i] / (n * n_columns)``.
 
     Parameters
     ----------
     predicted, actual : array-like of shape (n_stimuli, n_columns)
+    groups, sessions : array-like of shape (n_stimuli,), optional
+        CV group and session of each stimulus (None: single stimuli, one session).
 
     Returns
     -------
@@ -48,23 +58,33 @@ def permutation_mean_pearson(
     observed = float(np.trace(gram))
     null = np.empty(n_permutations)
     rows = np.arange(n)
+    layout = group_layout(n, groups, sessions)
     for start, stop in _chunks(n_permutations, n):
-        permutations = rng.permuted(np.tile(rows, (stop - start, 1)), axis=1)
+        permutations = group_permutations(rng, layout, stop - start)
         null[start:stop] = gram[permutations, rows].sum(axis=1)
     return observed, permutation_p_value(null, observed - 1e-12)
 
 
 def bootstrap_mean_pearson(
-    predicted: ArrayLike, actual: ArrayLike, *, n_resamples: int, level: float, rng: np.random.Generator
+    predicted: ArrayLike,
+    actual: ArrayLike,
+    *,
+    n_resamples: int,
+    level: float,
+    rng: np.random.Generator,
+    groups: ArrayLike | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI over stimuli (rows) of the mean over columns of Pearson r.
+    """Percentile bootstrap CI of the mean over columns of Pearson r, resampling groups of rows.
 
     Each resample's per-column correlations come from weighted moments (one product of the
-    multiplicity matrix with the stacked columns), never a loop over resamples.
+    group multiplicities with the group sums of the stacked columns), never a loop over
+    resamples.
 
     Parameters
     ----------
     predicted, actual : array-like of shape (n_stimuli, n_columns)
+    groups : array-like of shape (n_stimuli,), optional
+        CV group of each stimulus; groups are drawn with replacement (None: single stimuli).
 
     Returns
     -------
@@ -77,11 +97,14 @@ def bootstrap_mean_pearson(
     predicted = predicted - predicted.mean(axis=0)
     actual = actual - actual.mean(axis=0)
     n, columns = predicted.shape
+    layout = group_layout(n, groups)
     stacked = np.hstack([predicted, actual, predicted * actual, predicted**2, actual**2])
+    group_totals = group_row_sums(stacked, layout)  # (n_groups, 5 columns): sums over each group's rows
+    sizes = layout.sizes
     values = np.empty(n_resamples)
     for start, stop in _chunks(n_resamples, 6 * columns):
-        weights = bootstrap_counts(rng, n, stop - start) / n
-        moments = weights @ stacked
+        draws = group_bootstrap_weights(rng, layout.n_groups, stop - start)
+        moments = (draws @ group_totals) / (draws @ sizes)[:, None]
         mean_p, mean_a, cross, square_p, square_a = np.split(moments, 5, axis=1)
         covariance = cross - mean_p * mean_a
         variance = np.maximum(square_p - mean_p**2, 0.0) * np.maximum(square_a - mean_a**2, 0.0)

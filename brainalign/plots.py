@@ -34,7 +34,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from brainalign.comparisons import main_contrast  # noqa: E402
 from brainalign.io import atomic_output  # noqa: E402
-from brainalign.tables import UNTUNED_METHODS, ordered_methods  # noqa: E402
+from brainalign.tables import UNTUNED_METHODS, all_pairs, ordered_methods  # noqa: E402
 
 CHANCE = {"2v2": 0.5, "pearson_r": 0.0}
 METRIC_LABELS = {"2v2": "2v2 accuracy", "pearson_r": "mean Pearson r"}
@@ -90,6 +90,8 @@ def _chance_line(ax: plt.Axes, metric: str) -> None:
 
 
 def _select(scores: pd.DataFrame, **equal: object) -> pd.DataFrame:
+    """Rows equal to ``equal``; of a score table, only the scores over all pairs (``pairs == "all"``)."""
+    scores = all_pairs(scores)
     mask = np.ones(len(scores), dtype=bool)
     for column, value in equal.items():
         mask &= (scores[column] == value).to_numpy()
@@ -190,7 +192,8 @@ def plot_differences(comparisons: pd.DataFrame, *, dataset: str, model: str, con
 
     Bars are the mean difference over subjects; dots are subjects with their paired
     bootstrap CI, filled when the subject's q < ``fdr_alpha``; a star above a bar marks a
-    q < ``fdr_alpha`` over subjects.
+    group-level q < ``fdr_alpha`` of the test over stimuli (one group-swap pattern shared by
+    every subject; ``generalises_over == "stimuli"``).
 
     Returns
     -------
@@ -206,6 +209,8 @@ def plot_differences(comparisons: pd.DataFrame, *, dataset: str, model: str, con
         panel = rows[rows["direction"] == direction]
         subjects = panel[panel["subject"] != "all"]
         group = panel[panel["subject"] == "all"]
+        if "generalises_over" in group.columns:  # the bar and its star: the test over stimuli
+            group = group[group["generalises_over"] == "stimuli"]
         rois = sorted(panel["roi"].unique())
         tasks = sorted(panel["task"].unique())
         width = 0.8 / max(1, len(tasks))

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from brainalign.comparisons import main_contrast
+from brainalign.families import benjamini_hochberg
+from brainalign.tables import all_pairs
 
 
 @dataclass(frozen=True)
@@ -97,16 +99,116 @@ def methods_blocks(config: Mapping) -> list[Block]:
     )))
     statistics = config.get("statistics", {})
     level = statistics.get("ci_level", 0.95)
+    smallest = {**{"two_vs_two": 0.01, "pearson": 0.005}, **statistics.get("smallest_effect", {})}
     blocks.append(Block("p", (
-        f"Statistics. {level:.0%} percentile bootstrap CIs over stimuli ({statistics.get('n_bootstrap', '?')} "
-        f"resamples); one-sided permutation p-values against chance ({statistics.get('n_permutations', '?')} "
-        "permutations of the predicted-to-actual correspondence); paired contrasts of model variants on the same "
-        "stimulus pairs with a paired permutation test (predictions swapped stimulus by stimulus) and a paired "
-        "bootstrap CI; over subjects, a sign-flip test and a t-interval of the per-subject differences; "
-        f"Benjamini-Hochberg q-values across all comparisons of a table (significant: q < "
-        f"{statistics.get('fdr_alpha', 0.05):g}). Seed {config.get('seed', '?')}; every resampling seed derives "
-        "from it and the row it belongs to."
+        "Statistics. The exchangeable unit is the cross-validation group (passage or image), never the single "
+        f"sentence: {level:.0%} percentile bootstrap CIs redraw whole groups ({statistics.get('n_bootstrap', '?')} "
+        "resamples); one-sided permutation p-values against chance re-pair whole groups of predicted and actual "
+        f"rows of the same size and session ({statistics.get('n_permutations', '?')} permutations). Subjects with "
+        "several sessions also get 2v2 over within-session and over cross-session pairs (column pairs). Paired "
+        "contrasts of model variants on the same stimulus pairs swap the variants' predictions group by group "
+        "(per subject: generalises over stimuli for that subject). At the group level, two tests: over stimuli, "
+        "one group-swap pattern (and one bootstrap draw of groups) is applied to every subject at once and the "
+        "statistic is the mean difference over subjects, so it generalises to new passages/images for these "
+        "subjects; over subjects, a sign-flip test and a t-interval of the per-subject differences generalise to "
+        "new subjects but cannot go below p = 2/2^subjects (column min_p). Benjamini-Hochberg q-values within "
+        "declared families, direction x contrast x level (per subject; group over stimuli; group over subjects); "
+        f"significant: q < {statistics.get('fdr_alpha', 0.05):g}; scores are called above chance from their q "
+        "within direction x metric x pairs. The primary contrast is "
+        f"{statistics.get('primary_contrast', 'prompt-finetune')}. A contrast whose CI lies inside "
+        f"+-{smallest['two_vs_two']:g} (2v2) is negligible; a significant one smaller than that is marked as such. "
+        f"Seed {config.get('seed', '?')}; every resampling seed derives from it and the row it belongs to."
     )))
+    return blocks
+
+
+_OVER_STIMULI = "stimuli"
+
+
+def _difference_text(row: object) -> str:
+    """``+0.031 [0.012, 0.050], p = ..., q = ...`` with the effect label when it is not a plain one."""
+    text = (f"{row.diff:+.3f} [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}], p = {_fmt_p(row.p)}, "
+            f"q = {_fmt_p(row.q)}")
+    effect = getattr(row, "effect", "")
+    if effect == "negligible":
+        return f"negligible difference ({text}: the CI lies inside the smallest effect of interest)"
+    if effect == "significant_small":
+        return f"{text}; significant but smaller than the smallest effect of interest"
+    return text
+
+
+def _headline_blocks(comparisons: pd.DataFrame, *, fdr_alpha: float) -> list[Block]:
+    """The primary contrast at the group level over stimuli, per ROI (deepest layer)."""
+    contrast = main_contrast(comparisons)
+    rows = comparisons[(comparisons["contrast"] == contrast) & (comparisons["subject"] == "all")]
+    if "generalises_over" in rows.columns:
+        rows = rows[rows["generalises_over"] == _OVER_STIMULI]
+    if rows.empty:
+        return []
+    layer = int(rows["layer"].max())
+    rows = rows[rows["layer"] == layer].sort_values(["direction", "dataset", "model", "roi", "task"])
+    lines = []
+    for row in rows.itertuples():
+        where = f"{row.direction} / {row.dataset} / {row.model} / {row.roi} / {row.task}"
+        if getattr(row, "effect", "") in ("negligible", "significant_small"):
+            lines.append(f"{where}: {_difference_text(row)}")
+        else:
+            verdict = "significant" if row.q < fdr_alpha else "not significant"
+            lines.append(f"{where}: {_difference_text(row)} ({verdict} at q < {fdr_alpha:g})")
+    return [
+        Block("h2", f"Headline: {contrast} (primary contrast), group level over stimuli, layer {layer}"),
+        Block("p", (
+            f"Mean over {int(rows['n_subjects'].max())} subject(s) of the 2v2 difference on the stimuli they share; "
+            "CI and p resample passages/images with one pattern shared by every subject, so the result generalises "
+            "to new stimuli for these subjects (not to new subjects; see the over-subject rows below)."
+        )),
+        Block("ul", tuple(lines)),
+    ]
+
+
+def _contrast_blocks(comparisons: pd.DataFrame, *, fdr_alpha: float) -> list[Block]:
+    """Counts per contrast, the over-subject test with its floor, and the largest per-subject differences."""
+    blocks = [Block("h2", "Contrasts between model variants")]
+    subject_rows = comparisons[comparisons["subject"] != "all"]
+    group_rows = comparisons[comparisons["subject"] == "all"]
+    counts = []
+    for (direction, contrast), rows in subject_rows.groupby(["direction", "contrast"], sort=True):
+        decided = rows[rows["q"] < fdr_alpha]
+        negligible = int((rows["effect"] == "negligible").sum()) if "effect" in rows.columns else 0
+        counts.append(
+            f"{direction}, {contrast}: {int((decided['diff'] > 0).sum())} per-subject contrasts significantly "
+            f"positive and {int((decided['diff'] < 0).sum())} significantly negative (q < {fdr_alpha:g}) of "
+            f"{len(rows)}, {negligible} negligible; mean difference {_fmt(rows['diff'].mean())}"
+        )
+    blocks.append(Block("ul", tuple(counts)))
+    contrast = main_contrast(comparisons)
+    over_subjects = group_rows[group_rows["contrast"] == contrast]
+    if "generalises_over" in over_subjects.columns:
+        over_subjects = over_subjects[over_subjects["generalises_over"] != _OVER_STIMULI]
+    if not over_subjects.empty:
+        layer = int(over_subjects["layer"].max())
+        main = over_subjects[over_subjects["layer"] == layer]
+        floor = main["min_p"].min() if "min_p" in main.columns else float("nan")
+        blocks.append(Block("p", (
+            f"{contrast} over subjects at layer {layer} (mean difference [t-interval over subjects], sign-flip p, "
+            f"BH q). This test generalises to new subjects, but with {int(main['n_subjects'].max())} subject(s) "
+            f"its p cannot go below {_fmt_p(floor)}:"
+        )))
+        blocks.append(Block("ul", tuple(
+            f"{row.direction} / {row.dataset} / {row.model} / {row.roi} / {row.task}: {_difference_text(row)} "
+            f"({int(row.n_subjects)} subjects)"
+            for row in main.sort_values(["direction", "dataset", "model", "roi", "task"]).itertuples()
+        )))
+        top = subject_rows[(subject_rows["contrast"] == contrast) & (subject_rows["layer"] == layer)]
+        if "effect" in top.columns:
+            top = top[top["effect"] != "negligible"]
+        top = top.reindex(top["diff"].abs().sort_values(ascending=False, kind="stable").index).head(5)
+        if not top.empty:
+            blocks.append(Block("p", f"Largest per-subject {contrast} differences (paired test over stimuli):"))
+            blocks.append(Block("ul", tuple(
+                f"{row.subject} / {row.direction} / {row.roi} / {row.task}: {_difference_text(row)}"
+                for row in top.itertuples()
+            )))
     return blocks
 
 
@@ -119,6 +221,10 @@ def summary_blocks(
 ) -> list[Block]:
     """A short narrative of the main results with their numbers and q-values.
 
+    It leads with the primary contrast (``primary`` rows of ``comparisons.csv``) at the group
+    level over stimuli, per ROI; a negligible difference (``effect``) is stated as such, never
+    as a difference. Scores are called above chance from their BH q, not their raw p.
+
     Parameters
     ----------
     scores : mapping
@@ -128,7 +234,7 @@ def summary_blocks(
     task_scores : pandas.DataFrame, optional
         ``task_scores.csv``.
     fdr_alpha : float
-        q below which a contrast is called significant.
+        q below which a contrast is called significant and a score above chance.
 
     Returns
     -------
@@ -141,64 +247,30 @@ def summary_blocks(
             "SIMULATED DATA: the brain responses are simulated. These numbers show what the pipeline recovers "
             "from a planted signal; they say nothing about real brains."
         )))
+    if not comparisons.empty:
+        blocks += _headline_blocks(comparisons, fdr_alpha=fdr_alpha)
     for direction, frame in sorted(scores.items()):
         two_vs_two = frame[frame["metric"] == "2v2"]
         if two_vs_two.empty:
             continue
+        two_vs_two = all_pairs(two_vs_two)
+        # Above chance is decided on q: BH over every 2v2 score of the direction (over all pairs).
+        q_values = pd.Series(benjamini_hochberg(two_vs_two["p_value"].to_numpy(dtype=np.float64)), index=two_vs_two.index)
         base = two_vs_two[two_vs_two["method"] == "base"]
         layer = int(two_vs_two["layer"].max())
         lines = []
         for (dataset, model, roi), rows in base[base["layer"] == layer].groupby(["dataset", "model", "roi"]):
-            significant = int((rows["p_value"] < fdr_alpha).sum())
+            significant = int((q_values.loc[rows.index] < fdr_alpha).sum())
             lines.append(
                 f"{dataset} / {model} / {roi}: mean 2v2 {_fmt(rows['score'].mean())} over {len(rows)} subject(s) "
                 f"(per-subject {', '.join(_fmt(s) for s in rows['score'])}; {significant} of {len(rows)} above "
-                f"chance at p < {fdr_alpha:g})"
+                f"chance at q < {fdr_alpha:g})"
             )
         if lines:
             blocks.append(Block("h2", f"{direction.capitalize()}: the untuned model (layer {layer})"))
             blocks.append(Block("ul", tuple(lines)))
     if not comparisons.empty:
-        blocks.append(Block("h2", "Contrasts between model variants"))
-        subject_rows = comparisons[comparisons["subject"] != "all"]
-        group_rows = comparisons[comparisons["subject"] == "all"]
-        counts = []
-        for (direction, contrast), rows in comparisons.groupby(["direction", "contrast"], sort=True):
-            per_subject = rows[rows["subject"] != "all"]
-            positive = per_subject[(per_subject["q"] < fdr_alpha) & (per_subject["diff"] > 0)]
-            negative = per_subject[(per_subject["q"] < fdr_alpha) & (per_subject["diff"] < 0)]
-            counts.append(
-                f"{direction}, {contrast}: {len(positive)} per-subject contrasts significantly positive and "
-                f"{len(negative)} significantly negative (q < {fdr_alpha:g}) of {len(per_subject)}; mean difference "
-                f"{_fmt(per_subject['diff'].mean())}"
-            )
-        blocks.append(Block("ul", tuple(counts)))
-        contrast = main_contrast(group_rows)
-        if contrast is not None:
-            main = group_rows[group_rows["contrast"] == contrast]
-            layer = int(main["layer"].max())
-            main = main[main["layer"] == layer]
-            blocks.append(Block("p", (
-                f"{contrast} over subjects at layer {layer} (mean difference [{'t-interval over subjects'}], "
-                f"sign-flip p, BH q; with few subjects the over-subject test cannot reach significance, see the "
-                f"per-subject rows of comparisons.csv):"
-            )))
-            lines = [
-                f"{row.direction} / {row.dataset} / {row.model} / {row.roi} / {row.task}: "
-                f"{row.diff:+.3f} [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}], p = {_fmt_p(row.p)}, q = {_fmt_p(row.q)} "
-                f"({int(row.n_subjects)} subjects)"
-                for row in main.sort_values(["direction", "dataset", "model", "roi", "task"]).itertuples()
-            ]
-            blocks.append(Block("ul", tuple(lines)))
-            top = subject_rows[(subject_rows["contrast"] == contrast) & (subject_rows["layer"] == layer)]
-            top = top.reindex(top["diff"].abs().sort_values(ascending=False, kind="stable").index).head(5)
-            if not top.empty:
-                blocks.append(Block("p", f"Largest per-subject {contrast} differences (paired test over stimuli):"))
-                blocks.append(Block("ul", tuple(
-                    f"{row.subject} / {row.direction} / {row.roi} / {row.task}: {row.diff:+.3f} "
-                    f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}], p = {_fmt_p(row.p)}, q = {_fmt_p(row.q)}"
-                    for row in top.itertuples()
-                )))
+        blocks += _contrast_blocks(comparisons, fdr_alpha=fdr_alpha)
     if task_scores is not None and not task_scores.empty:
         f1 = task_scores[task_scores["metric"].isin(["bertscore_f1", "accuracy"])]
         if not f1.empty:

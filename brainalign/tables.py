@@ -24,6 +24,7 @@ KEY_COLUMNS: tuple[str, ...] = (
     "method",
     "layer",
     "metric",
+    "pairs",
 )
 """Columns that identify a score; no two rows of a table share them."""
 
@@ -40,13 +41,24 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "method",
     "layer",
     "metric",
+    "pairs",
     "score",
     "ci_low",
     "ci_high",
     "p_value",
 )
-"""``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
-(see :mod:`brainalign.stats`)."""
+"""``pairs``: the stimulus pairs a 2v2 score averages over (``all``; with several sessions also
+``within_session`` and ``cross_session``, :data:`brainalign.alignment.PAIR_SETS`);
+``ci_low``/``ci_high``: bootstrap CI over CV groups; ``p_value``: permutation p against chance,
+whole groups permuted (see :mod:`brainalign.stats`)."""
+
+ALL_PAIRS = "all"
+"""The ``pairs`` value of the score over every pair of stimuli: what pivots and figures show."""
+
+
+def all_pairs(scores: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a score table scored over all pairs (``pairs == "all"``)."""
+    return scores[scores["pairs"] == ALL_PAIRS] if "pairs" in scores.columns else scores
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 
 UNTUNED_TASK = "none"
@@ -123,7 +135,8 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
     Parameters
     ----------
     scores : pandas.DataFrame
-        A long table of one direction (e.g. ``decoding.csv``).
+        A long table of one direction (e.g. ``decoding.csv``); only its ``pairs == "all"``
+        rows are pivoted.
     metric : str
         The metric to pivot.
     datasets : sequence of str, optional
@@ -138,6 +151,7 @@ def paper_pivot(scores: pd.DataFrame, *, metric: str = "2v2", datasets: Sequence
         ``dataset``) is True when any of the data set's rows is simulated.
     """
     keys = ["dataset", "model", "layer", "roi", "subject"]
+    scores = all_pairs(scores)
     selected = scores[scores["metric"] == metric]
     if datasets is not None:
         selected = selected[selected["dataset"].isin(list(datasets))]

@@ -1,9 +1,17 @@
 """Per-subject decoding/encoding: a planted signal is found, noise stays at chance, ids align."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from brainalign.alignment import RidgeSettings, align_features, score_subject, standardise_by_training_folds
+from brainalign.alignment import (
+    RidgeSettings,
+    align_features,
+    fit_subject,
+    score_subject,
+    standardise_by_training_folds,
+)
 from brainalign.brains.store import SubjectResponses
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore
@@ -182,3 +190,31 @@ def test_the_torch_backend_gives_the_same_scores_as_numpy():
     # Predictions agree to ~1e-15, so the 2v2 pair outcomes, and with them every score,
     # CI and p-value, are the same up to float round-off.
     np.testing.assert_allclose(scores[1][numeric].to_numpy(), scores[0][numeric].to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_subjects_with_two_sessions_get_within_and_cross_session_rows():
+    responses, features = _subject()
+    statistics = StatisticsSettings(n_bootstrap=50, n_permutations=49)
+    one = fit_subject(responses, features, settings=SETTINGS, statistics=statistics, model="m", task="none", method="base")
+    assert set(one.scores["pairs"]) == {"all"}
+    sessions = tuple("exp2" if i < N_STIMULI // 2 else "exp3" for i in range(N_STIMULI))
+    two = fit_subject(
+        dataclasses.replace(responses, sessions=sessions), features, settings=SETTINGS, statistics=statistics,
+        model="m", task="none", method="base",
+    )
+    assert two.sessions == sessions and two.groups == responses.groups
+    table = two.scores.set_index(["direction", "roi", "metric", "pairs"]).sort_index()
+    assert set(two.scores.loc[two.scores["metric"] == "pearson_r", "pairs"]) == {"all"}
+    for direction, roi in (("decoding", "signal"), ("encoding", "noise")):
+        rows = table.loc[(direction, roi, "2v2")]
+        assert set(rows.index) == {"all", "within_session", "cross_session"}
+        outcomes = two.outcomes[(direction, roi, 3)]
+        same = np.equal.outer(np.array(sessions), np.array(sessions))
+        np.fill_diagonal(same, False)
+        cross = ~np.equal.outer(np.array(sessions), np.array(sessions))
+        assert rows.loc["within_session", "score"] == pytest.approx(outcomes[same].mean())
+        assert rows.loc["cross_session", "score"] == pytest.approx(outcomes[cross].mean())
+        assert rows.loc["all", "score"] == pytest.approx(one.scores.set_index(["direction", "roi", "metric"]).loc[
+            (direction, roi, "2v2"), "score"])
+        assert (rows["ci_low"] <= rows["score"]).all() and (rows["score"] <= rows["ci_high"]).all()
+    assert table.loc[("decoding", "signal", "2v2", "cross_session"), "p_value"] == pytest.approx(1 / 50)

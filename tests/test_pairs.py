@@ -19,12 +19,14 @@ def test_pair_store_round_trips(tmp_path):
         [{"dataset": "pereira", "subject": "S01", "model": "m", "task": "qa", "method": "prompt", "simulated": True}]
     )
     alignment = SubjectAlignment(
-        scores, tuple(f"s{i}" for i in range(7)), {("decoding", "language", 2): outcomes}, {("decoding", "language", 2): margins}
+        scores, tuple(f"s{i}" for i in range(7)), {("decoding", "language", 2): outcomes},
+        {("decoding", "language", 2): margins}, groups=("p0",) * 4 + ("p1",) * 3, sessions=("exp2",) * 4 + ("exp3",) * 3,
     )
     write_pair_store(alignment, tmp_path / "p.h5")
     store = read_pair_store(tmp_path / "p.h5")
     assert store.identity == {"dataset": "pereira", "subject": "S01", "model": "m", "task": "qa", "method": "prompt", "simulated": True}
     assert store.stimulus_ids == alignment.stimulus_ids
+    assert store.groups == alignment.groups and store.sessions == alignment.sessions
     assert np.array_equal(store.outcomes[("decoding", "language", 2)], outcomes)
     assert np.array_equal(store.half_margins[("decoding", "language", 2)], margins)
 

@@ -34,12 +34,17 @@ def _scores(direction="decoding", dataset="pereira", model="gpt", tasks=("qa", "
 
 def _comparisons():
     rows = []
-    for direction, task, subject, roi in itertools.product(("decoding", "encoding"), ("qa",), ("S01", "S02", "all"), ROIS):
+    levels = (("S01", "stimuli"), ("S02", "stimuli"), ("all", "stimuli"), ("all", "subjects"))
+    for direction, task, (subject, over), roi in itertools.product(("decoding", "encoding"), ("qa",), levels, ROIS):
         diff = 0.1 if roi == "language" else 0.0
+        sign_flip = over == "subjects"
         rows.append(dict(direction=direction, dataset="pereira", simulated=True, model="gpt", task=task,
                          contrast="prompt-finetune", method_a="prompt", method_b="finetune", subject=subject, roi=roi,
-                         layer=4, metric="2v2", n_subjects=2 if subject == "all" else 1, n_stimuli=50, diff=diff, ci_low=diff - 0.02, ci_high=diff + 0.02,
-                         p=0.001 if diff else 0.6, q=0.01 if diff else 0.7))
+                         layer=4, metric="2v2", generalises_over=over, n_subjects=2 if subject == "all" else 1,
+                         n_stimuli=50, diff=diff, ci_low=diff - 0.02, ci_high=diff + 0.02,
+                         p=(0.5 if sign_flip else 0.001) if diff else 0.6,
+                         q=(0.5 if sign_flip else 0.01) if diff else 0.7, min_p=0.5 if sign_flip else 0.001,
+                         effect=("inconclusive" if sign_flip else "significant") if diff else "negligible", primary=True))
     return pd.DataFrame(rows)
 
 

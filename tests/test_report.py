@@ -15,7 +15,7 @@ def test_methods_are_generated_from_the_config():
     config["statistics"]["n_permutations"] = 4321
     text = to_markdown(methods_blocks(config))
     assert "subjects S01, S02" in text and "simulated subjects" in text
-    assert "4321 permutations" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
+    assert "4321 permutations" in text and "primary contrast is prompt-finetune" in text and "layers 0, 2, -1" in text and "tiny-gpt2" in text
     assert "summarization, qa, translation" in text
     assert "untrained weights drawn from seed 0" in text and "LoRA" not in text
     config["tuning"]["methods"].append("lora")
@@ -35,6 +35,13 @@ def test_summary_reports_contrasts_with_numbers_and_q_values():
     # the language ROI's planted +0.1 over subjects with its CI and q
     assert "decoding / pereira / gpt / language / qa: +0.100 [0.080, 0.120], p = 0.001, q = 0.010 (" in text
     assert "decoding, prompt-finetune: 2 per-subject contrasts significantly positive and 0 significantly negative" in text
+    # The headline is the primary contrast at the group level over stimuli, before anything else;
+    # a negligible difference is stated as negligible, and the over-subject test states its floor.
+    headline = text.index("## Headline: prompt-finetune (primary contrast), group level over stimuli, layer 4")
+    assert headline < text.index("## Decoding: the untuned model")
+    assert "decoding / pereira / gpt / dmn / qa: negligible difference (+0.000 [-0.020, 0.020]" in text
+    assert "with 2 subject(s) its p cannot go below 0.500" in text
+    assert "above chance at q < 0.05" in text and "at p < 0.05" not in text
     html = to_html(blocks + [Block("p", "a < b & c")], title="t")
     assert "<h1>brainalign: summary of results</h1>" in html and "a &lt; b &amp; c" in html
 
@@ -43,3 +50,16 @@ def test_summary_without_comparisons_or_simulation():
     scores = {"decoding": _scores(simulated=False), "encoding": _scores("encoding", simulated=False)}
     text = to_markdown(summary_blocks(scores, pd.DataFrame()))
     assert "SIMULATED" not in text and "the untuned model (layer 4)" in text
+
+
+def test_above_chance_is_decided_on_q_not_on_the_raw_p():
+    scores = _scores()
+    # every score has p = 0.04: below 0.05 alone, but not once BH accounts for the many scores
+    # with p = 1 in the same direction
+    scores["p_value"] = 1.0
+    scores.loc[(scores["method"] == "base") & (scores["layer"] == 4), "p_value"] = 0.04
+    text = to_markdown(summary_blocks({"decoding": scores}, pd.DataFrame()))
+    assert "0 of 2 above chance at q < 0.05" in text
+    scores["p_value"] = 0.04
+    text = to_markdown(summary_blocks({"decoding": scores}, pd.DataFrame()))
+    assert "2 of 2 above chance at q < 0.05" in text

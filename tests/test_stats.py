@@ -11,19 +11,17 @@ from brainalign.metrics import (
     two_vs_two,
     two_vs_two_pair_matrix,
 )
+from brainalign.families import benjamini_hochberg
+from brainalign.paired_stats import paired_bootstrap_two_vs_two, paired_permutation_two_vs_two
 from brainalign.stats import (
     StatisticsSettings,
-    benjamini_hochberg,
     bootstrap_counts,
     bootstrap_two_vs_two,
-    paired_bootstrap_two_vs_two,
-    paired_permutation_two_vs_two,
     permutation_two_vs_two,
     resampled_pair_means,
     rng_for,
-    sign_flip_test,
-    t_interval,
 )
+from brainalign.subject_tests import sign_flip_floor, sign_flip_test, t_interval
 
 
 def noisy_pair(rng, n=30, dims=6, signal=0.0):
@@ -128,6 +126,31 @@ def test_sign_flip_enumerates_few_subjects_exactly():
     low, high = t_interval([1.0, 2.0, 3.0], 0.95)
     assert low == pytest.approx(2 - 4.302653 * 1 / np.sqrt(3), rel=1e-5) and high == pytest.approx(4 - low)
     assert np.isnan(t_interval([1.0], 0.95)).all()
+    # the floor of the exact test: 0.5 with 2 subjects, 0.0625 with 5
+    assert sign_flip_floor(2, 1000) == 0.5 and sign_flip_floor(5, 1000) == 0.0625
+    assert sign_flip_floor(12, 999) == pytest.approx(1 / 1000)
+
+
+def test_group_resampling_keeps_passages_whole_and_restricts_pairs_by_mask():
+    from brainalign.resampling import pair_mask
+
+    rng = np.random.default_rng(6)
+    groups = np.repeat(np.arange(10), 4)
+    actual = rng.standard_normal((40, 5))
+    similarity = similarity_matrix(actual + 0.7 * rng.standard_normal((40, 5)), actual)
+    outcomes = pair_outcomes(similarity)
+    # single-stimulus groups reproduce the single-stimulus scheme exactly
+    assert bootstrap_two_vs_two(outcomes, n_resamples=50, level=0.9, rng=rng_for(0), groups=np.arange(40)) == (
+        bootstrap_two_vs_two(outcomes, n_resamples=50, level=0.9, rng=rng_for(0)))
+    low, high = bootstrap_two_vs_two(outcomes, n_resamples=400, level=0.95, rng=rng_for(1), groups=groups)
+    assert low < outcomes.sum() / (40 * 39) < high
+    sessions = np.where(groups < 5, "x", "y")
+    within = pair_mask(sessions, 40, "within_session")
+    observed, p = permutation_two_vs_two(similarity, n_permutations=99, rng=rng_for(2), groups=groups,
+                                         sessions=sessions, mask=within)
+    assert observed == pytest.approx(outcomes[within].mean()) and p == pytest.approx(1 / 100)
+    empty = pair_mask(None, 40, "cross_session")
+    assert all(np.isnan(permutation_two_vs_two(similarity, n_permutations=9, rng=rng_for(2), mask=empty)))
 
 
 def test_seeds_depend_on_identity_and_are_reproducible():

@@ -23,6 +23,7 @@ def _rows(subject, direction="decoding", score=0.123456789):
                 "method": "base",
                 "layer": 4,
                 "metric": "2v2",
+                "pairs": "all",
                 "score": score,
                 "ci_low": score - 0.1,
                 "ci_high": score + 0.1,
@@ -81,6 +82,10 @@ def test_paper_pivot_puts_methods_side_by_side_with_the_base_score_and_a_subject
     row = pivot[(pivot["roi"] == "language") & (pivot["subject"] == "mean")].iloc[0]
     assert row["prompt"] == pytest.approx(0.75) and row["finetune"] == pytest.approx(0.70) and row["base"] == pytest.approx(0.65)
     assert len(pivot) == 2 * 3  # 2 ROIs x (2 subjects + mean)
+    # Within- and cross-session scores of the same variants never reach the pivot.
+    sessions = pd.concat(rows, ignore_index=True).assign(pairs="within_session", score=0.0)
+    with_sessions = paper_pivot(pd.concat([*rows, sessions], ignore_index=True))
+    pd.testing.assert_frame_equal(with_sessions, pivot)
 
 
 def _vision_rows(direction="decoding"):
@@ -94,7 +99,7 @@ def _vision_rows(direction="decoding"):
                 rows.append({
                     "direction": direction, "dataset": "bold5000", "simulated": True, "subject": subject, "roi": roi,
                     "n_voxels": 10, "n_stimuli": 120, "model": "vit", "task": task, "method": method, "layer": 2,
-                    "metric": "2v2", "score": score + offset,
+                    "metric": "2v2", "pairs": "all", "score": score + offset,
                 })
     return pd.DataFrame(rows)
 
