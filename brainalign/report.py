@@ -70,11 +70,11 @@ def methods_blocks(config: Mapping) -> list[Block]:
     tasks = list(config.get("tasks", {}))
     if tasks:
         methods = tuning.get("methods", [])
-        details = [
-            f"{method}: learning rates searched {_join(f'{rate:g}' for rate in learning_rate_grid(tuning.get(method, {}), key=f'tuning.{method}'))}"
-            f" ({tuning.get(method, {}).get('optimizer', 'adamw')})"
-            for method in methods
-        ]
+        details = []
+        for method in methods:
+            grid = learning_rate_grid(tuning.get(method, {}), key=f"tuning.{method}")
+            optimizer = tuning.get(method, {}).get("optimizer", "adamw")
+            details.append(f"{method}: learning rates searched {_join(f'{rate:g}' for rate in grid)} ({optimizer})")
         if "prompt" in methods:
             details.append(f"soft prompt of {tuning.get('prompt', {}).get('num_virtual_tokens', '?')} virtual tokens")
         if "lora" in methods:

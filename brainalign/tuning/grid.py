@@ -143,7 +143,8 @@ def check_tuning_config(config: Mapping[str, Any]) -> None:
             merged = merge_task_tuning(tuning, override, methods)
             grids = {}
             for method in methods:
-                source = f"tasks.{name}.tuning.{method}" if any(k in (override.get(method) or {}) for k in RATE_KEYS) else f"tuning.{method}"
+                own_grid = any(key in (override.get(method) or {}) for key in RATE_KEYS)
+                source = f"tasks.{name}.tuning.{method}" if own_grid else f"tuning.{method}"
                 grids[_grid_key(source, merged[method])] = learning_rate_grid(merged[method], key=source)
                 optimizer_name(merged[method], key=f"tuning.{method}")
             check_equal_grids(grids)

@@ -142,7 +142,8 @@ def _optimizer(model: Any, learning_rate: float, weight_decay: float, name: str 
             (decay if p.ndim >= 2 else no_decay).append(p)
     if not decay and not no_decay:
         raise ConfigError("the model has no trainable parameters; call prepare_for_tuning first")
-    groups = [g for g in ({"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [group for group in groups if group["params"]]
     if name == "adafactor":
         from transformers.optimization import Adafactor
 
