@@ -103,7 +103,7 @@ def merge_task_tuning(shared: Mapping[str, Any], override: Mapping[str, Any] | N
     shared budget.
     """
     override = dict(override or {})
-    merged = {**shared, **{key: value for key, value in override.items() if key not in methods}}
+    merged = {**shared, **{key: value for key, value in override.items() if key not in (*methods, *TEXT_METHODS)}}
     if "steps" in override and "epochs" not in override:
         merged["epochs"] = None
     for method in methods:
