@@ -8,7 +8,7 @@ two never disagree.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,8 @@ import pandas as pd
 from brainalign.comparisons import main_contrast
 from brainalign.families import benjamini_hochberg
 from brainalign.tables import all_pairs
+from brainalign.tuning.grid import learning_rate_grid
+from brainalign.tuning.table import selected_settings
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ def _fmt_p(value: float) -> str:
     return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
 
 
-def _join(values: Sequence[object]) -> str:
+def _join(values: Iterable[object]) -> str:
+    values = list(values)
     return ", ".join(str(value) for value in values) if values else "none"
 
 
@@ -69,16 +72,23 @@ def methods_blocks(config: Mapping) -> list[Block]:
     tasks = list(config.get("tasks", {}))
     if tasks:
         methods = tuning.get("methods", [])
-        details = [f"{method}: learning rate {tuning.get(method, {}).get('learning_rate', '?')}" for method in methods]
+        details = []
+        for method in methods:
+            grid = learning_rate_grid(tuning.get(method, {}), key=f"tuning.{method}")
+            optimizer = tuning.get(method, {}).get("optimizer", "adamw")
+            details.append(f"{method}: learning rates searched {_join(f'{rate:g}' for rate in grid)} ({optimizer})")
         if "prompt" in methods:
             details.append(f"soft prompt of {tuning.get('prompt', {}).get('num_virtual_tokens', '?')} virtual tokens")
         if "lora" in methods:
             lora = tuning.get("lora", {})
             details.append(f"LoRA of rank {lora.get('rank', '?')} (alpha {lora.get('alpha', '?')}) on the attention weights")
+        budget = (
+            f"{tuning['epochs']:g} epochs" if tuning.get("epochs") is not None else f"{tuning.get('steps', '?')} optimizer steps"
+        )
         blocks.append(Block("p", (
-            f"Tuning. Tasks {_join(tasks)}; methods {_join(methods)} (plus the untuned base model), each with "
-            f"{tuning.get('steps', '?')} optimizer steps of batch size {tuning.get('batch_size', '?')}, the same data "
-            f"order and seed; {'; '.join(details)}."
+            f"Tuning. Tasks {_join(tasks)}; methods {_join(methods)} (plus the untuned base model), each candidate "
+            f"learning rate with {budget} of batch size {tuning.get('batch_size', '?')}, the same data "
+            f"order and seed, the winner chosen on the validation split; {'; '.join(details)}."
         )))
     features = config.get("features", {})
     floor = (
@@ -280,6 +290,58 @@ def summary_blocks(
                 f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
                 for row in f1.sort_values(["model", "task", "method"]).itertuples()
             )))
+    return blocks
+
+
+def tuning_blocks(table: pd.DataFrame) -> list[Block]:
+    """The hyperparameter-search section: the learning rate chosen per model x task x method.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``tuning.csv`` (:data:`brainalign.tuning.table.TUNING_COLUMNS`).
+
+    Returns
+    -------
+    list of Block
+        A heading, how the winners were chosen, one item per checkpoint (the chosen rate,
+        the grid, optimizer, steps and the validation score) and a note naming the choices
+        at the edge of their grid (the search may not have bracketed the optimum).
+    """
+    if table.empty:
+        return []
+    chosen = selected_settings(table)
+    winners = table[table["selected"].astype(bool)].set_index(["model", "task", "method"])
+    sizes = sorted(table.groupby(["model", "task", "method"]).size().unique())
+    blocks = [
+        Block("h2", "Hyperparameter search"),
+        Block("p", (
+            f"Every tuned method searched a learning-rate grid of {_join(sizes)} value(s), each candidate with the "
+            "same budget, data order and seed; text checkpoints were chosen on validation loss, vision checkpoints "
+            "on validation accuracy (ties to loss). Only the chosen checkpoint is used downstream; every candidate's "
+            "validation curve is in tables/tuning_curves.csv and the tuning-curves figure."
+        )),
+    ]
+    items, edges = [], []
+    for row in chosen.itertuples():
+        winner = winners.loc[(row.model, row.task, row.method)]
+        score = (
+            f"validation accuracy {_fmt(winner['validation_accuracy'])}, loss {_fmt(winner['validation_loss'])}"
+            if row.criterion == "validation_accuracy" else f"validation loss {_fmt(winner['validation_loss'])}"
+        )
+        items.append(
+            f"{row.model} / {row.task} / {row.method}: learning rate {row.learning_rate:g} of [{row.grid}] "
+            f"({row.optimizer}, {row.steps} steps); {score}"
+        )
+        rates = sorted(table[(table["model"] == row.model) & (table["task"] == row.task)
+                             & (table["method"] == row.method)]["learning_rate"])
+        if len(rates) > 1 and row.learning_rate in (rates[0], rates[-1]):
+            edges.append(f"{row.model} / {row.task} / {row.method}")
+    blocks.append(Block("ul", tuple(items)))
+    if edges:
+        blocks.append(Block("p", (
+            f"Chosen at the edge of its grid (the optimum may lie outside it; widen the grid): {_join(edges)}."
+        )))
     return blocks
 
 

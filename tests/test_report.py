@@ -63,3 +63,36 @@ def test_above_chance_is_decided_on_q_not_on_the_raw_p():
     scores["p_value"] = 0.04
     text = to_markdown(summary_blocks({"decoding": scores}, pd.DataFrame()))
     assert "2 of 2 above chance at q < 0.05" in text
+
+
+def _tuning_table():
+    """Two checkpoints' searches of 3 learning rates: text (by loss) and vision (by accuracy)."""
+    rows = []
+    for rate, loss in ((0.01, 2.5), (0.03, 2.1), (0.1, 2.3)):  # text: the middle one wins
+        rows.append(dict(model="gpt", task="qa", method="prompt", learning_rate=rate, selected=rate == 0.03,
+                         best_validation_loss=loss - 0.05, steps=100, validation_loss=loss,
+                         validation_accuracy=float("nan"), optimizer="adamw", criterion="validation_loss"))
+    for rate, accuracy in ((1e-5, 0.7), (3e-5, 0.8), (1e-4, 0.9)):  # vision: the largest rate wins, at the edge
+        rows.append(dict(model="vit", task="mnist", method="finetune", learning_rate=rate, selected=rate == 1e-4,
+                         best_validation_loss=1.0 - accuracy, steps=859, validation_loss=1.0 - accuracy,
+                         validation_accuracy=accuracy, optimizer="adamw", criterion="validation_accuracy"))
+    return pd.DataFrame(rows)
+
+
+def test_tuning_section_names_the_chosen_rate_its_grid_and_choices_at_the_edge():
+    from brainalign.report import tuning_blocks
+
+    text = to_markdown(tuning_blocks(_tuning_table()))
+    assert "## Hyperparameter search" in text and "grid of 3 value(s)" in text
+    assert "gpt / qa / prompt: learning rate 0.03 of [0.01, 0.03, 0.1] (adamw, 100 steps); validation loss 2.100" in text
+    assert "vit / mnist / finetune: learning rate 0.0001 of [1e-05, 3e-05, 0.0001] (adamw, 859 steps); " \
+           "validation accuracy 0.900, loss 0.100" in text
+    assert "edge of its grid" in text and "vit / mnist / finetune." in text and "gpt / qa / prompt." not in text
+    assert tuning_blocks(_tuning_table().iloc[:0]) == []
+
+
+def test_methods_section_lists_each_methods_grid_and_the_epoch_budget():
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "paper.yaml").read_text())
+    text = to_markdown(methods_blocks(config))
+    assert "prompt: learning rates searched 0.01, 0.03, 0.1 (adamw)" in text
+    assert "finetune: learning rates searched 2e-05, 5e-05, 0.0001 (adamw)" in text

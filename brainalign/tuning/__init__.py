@@ -3,6 +3,11 @@
 - :mod:`brainalign.tuning.data`: (prompt, target) records -> token batches, loss on targets only.
 - :mod:`brainalign.tuning.methods`: what is trainable, checkpoints, reloading.
 - :mod:`brainalign.tuning.loop`: the single training loop all methods share.
+- :mod:`brainalign.tuning.grid`: the config of a fair contest (equal-size learning-rate
+  grids, optimizers, budgets in epochs), checked when the workflow plans.
+- :mod:`brainalign.tuning.search`: one tune job trains every candidate learning rate and
+  keeps the winner on validation data.
+- :mod:`brainalign.tuning.table`: every checkpoint's search gathered into ``tuning.csv``.
 
 Importing this package is cheap; torch, transformers and peft load on first use.
 """

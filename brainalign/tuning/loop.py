@@ -4,9 +4,11 @@ Matched budget: both tuning methods run this loop with the same steps, batches (
 examples, same order, from the same seed) and optimizer; only what is trainable (see
 :func:`brainalign.tuning.methods.prepare_for_tuning`) and the learning rate differ.
 
-Optimizer: AdamW over the trainable parameters only; weight decay, when asked for, on
-matrices and embeddings (parameters with ``ndim >= 2``, which includes the soft prompt)
-but not on biases and layer-norm gains, as usual for GPT-2. Schedule: linear warm-up
+Optimizer: AdamW (default) or transformers' Adafactor with an explicit learning rate
+(``scale_parameter=False, relative_step=False``, as Lester et al. 2021 prompt-tuned T5)
+over the trainable parameters only; weight decay, when asked for, on matrices and
+embeddings (parameters with ``ndim >= 2``, which includes the soft prompt) but not on
+biases and layer-norm gains, as usual for GPT-2. Schedule: linear warm-up
 over ``warmup_steps``, then a *constant* learning rate. Constant rather than decaying,
 so that the rate a step gets does not depend on the total budget: a run stopped early
 and a longer run agree on their common steps, and early stopping compares like with
@@ -32,6 +34,7 @@ from typing import Any
 from brainalign.errors import ConfigError, DataError
 from brainalign.io import atomic_output
 from brainalign.tuning.data import IGNORE_INDEX
+from brainalign.tuning.grid import OPTIMIZERS
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +133,7 @@ def _reproducible(seed: int, device: Any) -> Iterator[None]:
             torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
-def _optimizer(model: Any, learning_rate: float, weight_decay: float) -> Any:
+def _optimizer(model: Any, learning_rate: float, weight_decay: float, name: str = "adamw") -> Any:
     import torch
 
     decay, no_decay = [], []
@@ -140,7 +143,14 @@ def _optimizer(model: Any, learning_rate: float, weight_decay: float) -> Any:
     if not decay and not no_decay:
         raise ConfigError("the model has no trainable parameters; call prepare_for_tuning first")
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate)
+    groups = [group for group in groups if group["params"]]
+    if name == "adafactor":
+        from transformers.optimization import Adafactor
+
+        # The loop sets each group's lr every step (warm-up), which Adafactor uses as is
+        # when it neither scales by the parameter's norm nor computes a relative step.
+        return Adafactor(groups, lr=learning_rate, scale_parameter=False, relative_step=False, warmup_init=False)
+    return torch.optim.AdamW(groups, lr=learning_rate)
 
 
 def _rate_factor(step_index: int, warmup_steps: int) -> float:
@@ -163,6 +173,7 @@ def train(
     early_stopping_patience: int | None = None,
     progress: bool = True,
     objective: Objective = causal_lm_objective,
+    optimizer: str = "adamw",
 ) -> Any:
     """Train the trainable parameters of ``model`` for ``steps`` optimizer steps.
 
@@ -206,6 +217,8 @@ def train(
     objective : callable
         ``(model, batch) -> (loss, weight)``: :func:`causal_lm_objective` (default) or
         :func:`classification_objective`.
+    optimizer : {"adamw", "adafactor"}
+        :data:`brainalign.tuning.grid.OPTIMIZERS`.
 
     Returns
     -------
@@ -236,6 +249,8 @@ def train(
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
         raise ConfigError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     validation_batches = list(validation_batches)
     if not validation_batches:
         raise DataError("no validation batches; the validation split is empty")
@@ -262,8 +277,8 @@ def train(
         return loss
 
     with _reproducible(seed, device):
-        optimizer = _optimizer(model, float(learning_rate), float(weight_decay))
-        trainable = [p for group in optimizer.param_groups for p in group["params"]]
+        updater = _optimizer(model, float(learning_rate), float(weight_decay), optimizer)
+        trainable = [p for group in updater.param_groups for p in group["params"]]
         rows.append({"step": 0, "train_loss": math.nan, "validation_loss": score(0), "learning_rate": math.nan})
         model.train()
         batches = iter(train_batches)
@@ -278,9 +293,9 @@ def train(
                     if batch is None:
                         raise DataError("train_batches yielded no batch") from None
                 rate = float(learning_rate) * _rate_factor(step - 1, warmup_steps)
-                for group in optimizer.param_groups:
+                for group in updater.param_groups:
                     group["lr"] = rate
-                optimizer.zero_grad(set_to_none=True)
+                updater.zero_grad(set_to_none=True)
                 loss, _ = objective(model, _to_device(batch, device))
                 if not torch.isfinite(loss):
                     raise ConfigError(
@@ -288,7 +303,7 @@ def train(
                     )
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(trainable, MAX_GRAD_NORM)
-                optimizer.step()
+                updater.step()
                 row = {
                     "step": step, "train_loss": float(loss.detach()), "validation_loss": math.nan, "learning_rate": rate
                 }

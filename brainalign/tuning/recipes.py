@@ -2,7 +2,8 @@
 
 Both use the one training loop (:func:`brainalign.tuning.loop.train`) with the same data
 pipeline, so prompt tuning and fine-tuning differ only in what is trainable and in the
-learning rate; the steps, batch size, data order and seed are the same.
+learning rate, which each method searches over a grid of the same size
+(:mod:`brainalign.tuning.search`); the steps, batch size, data order and seed are the same.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from brainalign.tuning.data import (
     max_training_length,
     tokenize_examples,
 )
+from brainalign.tuning.grid import budget_steps, learning_rate_grid, optimizer_name
 from brainalign.tuning.loop import train
 from brainalign.tuning.methods import prepare_for_tuning, save_checkpoint
+from brainalign.tuning.search import Candidate, checkpoint_settings, kept_validation_loss, run_search
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +155,13 @@ def tune_on_task(
     settings: Mapping[str, Any],
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Prompt-tune or fine-tune a causal LM on one task and save the checkpoint.
+    """Prompt-tune, fine-tune or LoRA-tune a causal LM on one task, searching the learning
+    rate, and save the winner's checkpoint.
+
+    Every learning rate of the grid trains a fresh copy of the base model with the same
+    data, batches, budget and seed; the lowest validation loss wins
+    (:mod:`brainalign.tuning.search`). Only the winner's weights are saved; every
+    candidate's validation curve goes into ``tuning.json`` (``search``).
 
     Parameters
     ----------
@@ -164,41 +173,63 @@ def tune_on_task(
     checkpoint_dir : path-like
         Where the checkpoint is saved (atomically).
     loss_path : path-like
-        The training/validation loss CSV, written next to the checkpoint.
+        The winner's training/validation loss CSV, written next to the checkpoint.
     settings : mapping
-        ``steps``, ``batch_size``, ``eval_every``, ``warmup_steps``,
-        ``early_stopping_patience``, ``seed``, ``learning_rate``; for ``prompt`` also
-        ``num_virtual_tokens`` and ``init_text``; for ``lora`` ``rank``, ``alpha``,
-        ``dropout`` and ``target_modules``. Saved with the checkpoint.
+        ``steps`` or ``epochs`` (:func:`~brainalign.tuning.grid.budget_steps`),
+        ``batch_size``, ``eval_every``, ``warmup_steps``, ``early_stopping_patience``,
+        ``seed``, ``learning_rates`` (or one ``learning_rate``), ``optimizer`` (default
+        adamw); for ``prompt`` also ``num_virtual_tokens`` and ``init_text``; for ``lora``
+        ``rank``, ``alpha``, ``dropout`` and ``target_modules``. Saved with the checkpoint
+        (:func:`~brainalign.tuning.search.checkpoint_settings`).
 
     Returns
     -------
     pandas.DataFrame
-        The loss curve.
+        The winner's loss curve.
     """
-    model, tokenizer = load_causal_lm(base_source)
-    n_virtual = settings.get("num_virtual_tokens", 0) if method == "prompt" else 0
-    model = prepare_for_tuning(
-        model, tokenizer, method, num_virtual_tokens=settings.get("num_virtual_tokens", 20),
-        init_text=settings.get("init_text"), lora=settings if method == "lora" else None,
-    )
-    max_length = max_training_length(model, n_virtual)
-    train_examples = tokenize_examples(train_records, tokenizer, max_length=max_length, split="train")
-    validation_examples = tokenize_examples(validation_records, tokenizer, max_length=max_length, split="validation")
-    pad = pad_token_id(tokenizer)
-    with atomic_output(loss_path) as tmp_loss:
+    grid = learning_rate_grid(settings, key=f"tuning.{method}")
+    optimizer = optimizer_name(settings, key=f"tuning.{method}")
+    data: dict[str, Any] = {}
+
+    def train_candidate(learning_rate: float) -> tuple[Any, Candidate]:
+        model, tokenizer = load_causal_lm(base_source)
+        model = prepare_for_tuning(
+            model, tokenizer, method, num_virtual_tokens=settings.get("num_virtual_tokens", 20),
+            init_text=settings.get("init_text"), lora=settings if method == "lora" else None,
+        )
+        if not data:  # the same examples and budget for every candidate
+            n_virtual = settings.get("num_virtual_tokens", 0) if method == "prompt" else 0
+            max_length = max_training_length(model, n_virtual)
+            data["train"] = tokenize_examples(train_records, tokenizer, max_length=max_length, split="train")
+            data["validation"] = tokenize_examples(
+                validation_records, tokenizer, max_length=max_length, split="validation"
+            )
+            data["steps"] = budget_steps(settings, len(data["train"]))
+            data["tokenizer"] = tokenizer
+        pad = pad_token_id(tokenizer)
         history = train(
             model,
-            TrainingBatches(train_examples, batch_size=settings["batch_size"], pad_id=pad, seed=settings["seed"]),
-            evaluation_batches(validation_examples, batch_size=settings["batch_size"], pad_id=pad),
-            steps=settings["steps"],
-            learning_rate=settings["learning_rate"],
+            TrainingBatches(data["train"], batch_size=settings["batch_size"], pad_id=pad, seed=settings["seed"]),
+            evaluation_batches(data["validation"], batch_size=settings["batch_size"], pad_id=pad),
+            steps=data["steps"],
+            learning_rate=learning_rate,
             warmup_steps=settings.get("warmup_steps", 0),
             seed=settings["seed"],
             eval_every=settings["eval_every"],
             early_stopping_patience=settings.get("early_stopping_patience"),
-            log_path=tmp_loss,
+            log_path=None,
             progress=progress,
+            optimizer=optimizer,
         )
-        save_checkpoint(model, checkpoint_dir, method, settings=dict(settings), tokenizer=tokenizer)
+        early = settings.get("early_stopping_patience") is not None
+        return model, Candidate(learning_rate, history, kept_validation_loss(history, early_stopping=early))
+
+    model, candidates, selected = run_search(grid, train_candidate, criterion="validation_loss")
+    record = checkpoint_settings(
+        dict(settings), candidates, selected, steps=data["steps"], criterion="validation_loss", optimizer=optimizer
+    )
+    history = candidates[selected].history
+    with atomic_output(loss_path) as tmp_loss:
+        history.to_csv(tmp_loss, index=False)
+        save_checkpoint(model, checkpoint_dir, method, settings=record, tokenizer=data["tokenizer"])
     return history

@@ -2,7 +2,8 @@
 
 Both use the one training loop (:func:`brainalign.tuning.loop.train`, classification
 objective). The three tuning methods share the data, batches (same images, same order),
-steps, optimizer and seed; only what is trainable and the learning rate differ.
+steps, optimizer and seed; only what is trainable and the learning rate differ, which each
+method searches over a grid of the same size (:mod:`brainalign.tuning.search`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from brainalign.errors import DataError
 from brainalign.io import atomic_output
 from brainalign.models.synthetic_shapes import SHAPES, synthetic_shapes
 from brainalign.models.vision import build_tiny_vit, image_size_of, load_vit
+from brainalign.tuning.grid import budget_steps, learning_rate_grid, optimizer_name
 from brainalign.tuning.loop import classification_objective, train
 from brainalign.tuning.recipes import PRETRAINING_LOSS_FILE, publish_pretrained
+from brainalign.tuning.search import Candidate, checkpoint_settings, kept_validation_loss, run_search
 from brainalign.tuning.vision import (
     ImageBatches,
     image_evaluation_batches,
@@ -141,7 +144,12 @@ def tune_vit_on_task(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train a linear probe (``base``), visual prompts (``prompt``), LoRA adapters (``lora``) or
-    everything (``finetune``), each with a new head.
+    everything (``finetune``), each with a new head, searching the learning rate.
+
+    Every learning rate of the grid trains a fresh copy of the base model with the same
+    images, batches, budget and seed; the highest validation accuracy wins, ties to the
+    lower validation loss (:mod:`brainalign.tuning.search`). Only the winner's weights are
+    saved; every candidate's validation curve goes into ``tuning.json`` (``search``).
 
     Parameters
     ----------
@@ -151,35 +159,44 @@ def tune_vit_on_task(
         The task's splits; the number of classes is ``len(train_split.class_names)``.
     method : {"base", "prompt", "finetune", "lora"}
     checkpoint_dir, loss_path : path-like
-        Where the checkpoint and the loss CSV are written (atomically).
+        Where the checkpoint and the winner's loss CSV are written (atomically).
     settings : mapping
-        ``steps``, ``batch_size``, ``eval_every``, ``warmup_steps``,
-        ``early_stopping_patience``, ``seed``, ``learning_rate``; for ``prompt`` also
+        ``steps`` or ``epochs`` (:func:`~brainalign.tuning.grid.budget_steps`: one epoch is
+        ``len(train_split.labels) // batch_size`` steps), ``batch_size``, ``eval_every``,
+        ``warmup_steps``, ``early_stopping_patience``, ``seed``, ``learning_rates`` (or one
+        ``learning_rate``), ``optimizer`` (default adamw); for ``prompt`` also
         ``num_prompt_tokens`` and ``deep``; for ``lora`` ``rank``, ``alpha``, ``dropout``
         and ``target_modules``. Saved with the checkpoint.
 
     Returns
     -------
     pandas.DataFrame
-        The loss curve.
+        The winner's loss curve.
     """
+    from brainalign.image_evaluation import classify
+
     num_labels = len(train_split.class_names)
     if len(validation_split.class_names) != num_labels:
         raise DataError(
             f"the train split has {num_labels} classes but the validation split has "
             f"{len(validation_split.class_names)}; prepare the task again"
         )
-    model = prepare_vit_for_tuning(
-        load_vit(base_source),
-        method,
-        num_labels=num_labels,
-        num_prompt_tokens=settings.get("num_prompt_tokens", 10),
-        deep=settings.get("deep", False),
-        seed=settings["seed"],
-        lora=settings if method == "lora" else None,
-    )
-    size = image_size_of(model)
-    with atomic_output(loss_path) as tmp_loss:
+    grid = learning_rate_grid(settings, key=f"tuning.vision.{method}")
+    optimizer = optimizer_name(settings, key=f"tuning.vision.{method}")
+    steps = budget_steps(settings, len(train_split.labels))
+    evaluation_size = max(settings["batch_size"], 64)
+
+    def train_candidate(learning_rate: float) -> tuple[Any, Candidate]:
+        model = prepare_vit_for_tuning(
+            load_vit(base_source),
+            method,
+            num_labels=num_labels,
+            num_prompt_tokens=settings.get("num_prompt_tokens", 10),
+            deep=settings.get("deep", False),
+            seed=settings["seed"],
+            lora=settings if method == "lora" else None,
+        )
+        size = image_size_of(model)
         history = train(
             model,
             ImageBatches(
@@ -187,17 +204,31 @@ def tune_vit_on_task(
                 batch_size=settings["batch_size"], image_size=size, seed=settings["seed"],
             ),
             image_evaluation_batches(
-                validation_split.images, validation_split.labels, batch_size=max(settings["batch_size"], 64), image_size=size
+                validation_split.images, validation_split.labels, batch_size=evaluation_size, image_size=size
             ),
-            steps=settings["steps"],
-            learning_rate=settings["learning_rate"],
+            steps=steps,
+            learning_rate=learning_rate,
             warmup_steps=settings.get("warmup_steps", 0),
             seed=settings["seed"],
             eval_every=settings["eval_every"],
             early_stopping_patience=settings.get("early_stopping_patience"),
-            log_path=tmp_loss,
+            log_path=None,
             progress=progress,
             objective=classification_objective,
+            optimizer=optimizer,
         )
-        save_vision_checkpoint(model, checkpoint_dir, method, settings=dict(settings))
+        accuracy = float(
+            classify(model, validation_split.images, validation_split.labels, batch_size=evaluation_size)["correct"].mean()
+        )
+        early = settings.get("early_stopping_patience") is not None
+        return model, Candidate(learning_rate, history, kept_validation_loss(history, early_stopping=early), accuracy)
+
+    model, candidates, selected = run_search(grid, train_candidate, criterion="validation_accuracy")
+    record = checkpoint_settings(
+        dict(settings), candidates, selected, steps=steps, criterion="validation_accuracy", optimizer=optimizer
+    )
+    history = candidates[selected].history
+    with atomic_output(loss_path) as tmp_loss:
+        history.to_csv(tmp_loss, index=False)
+        save_vision_checkpoint(model, checkpoint_dir, method, settings=record)
     return history

@@ -22,6 +22,7 @@ TEXT_TASKS = ("summarization", "qa", "translation")
 IMAGE_TASKS = ("mnist", "shapes10")
 COMPARISONS = "results/tables/comparisons.csv"
 TUNED = ("prompt", "finetune", "lora")  # the shipped methods plus the optional LoRA arm
+GRID_EXTRA = {"base": 0.03, "prompt": 0.1, "finetune": 0.002, "lora": 0.02}  # each method's second candidate
 pytestmark = pytest.mark.workflow
 
 
@@ -50,6 +51,11 @@ def small_budget_config(workdir):
     config["evaluation"]["max_new_tokens"] = 8
     config["models"]["tiny-vit"]["pretrain"]["steps"] = 150
     config["tuning"]["vision"].update(steps=16, eval_every=8)
+    # A matched search of 2 learning rates for every method (the configured one and one more).
+    for section in (config["tuning"], config["tuning"]["vision"]):
+        for method, extra in GRID_EXTRA.items():
+            if method in section:
+                section[method]["learning_rates"] = [section[method]["learning_rate"], extra]
     path = workdir / "small-budget.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -391,19 +397,47 @@ def test_comparisons_pair_every_tuned_method_with_the_other_and_base(embedded_ru
     assert row["score_a"] == pytest.approx(prompt.loc[key, "score"], abs=1e-6)
 
 
+def test_tuning_table_lists_every_candidate_and_the_selected_checkpoint(embedded_run):
+    table = pd.read_csv(embedded_run / "results/tables/tuning.csv")
+    assert list(table.columns)[:7] == [
+        "model", "task", "method", "learning_rate", "selected", "best_validation_loss", "steps"
+    ]
+    checkpoints = {("tiny-gpt2", t, m) for t in TEXT_TASKS for m in TUNED}
+    checkpoints |= {("tiny-vit", t, m) for t in IMAGE_TASKS for m in ("base", *TUNED)}
+    groups = table.groupby(["model", "task", "method"])
+    assert set(groups.groups) == checkpoints
+    assert (groups.size() == 2).all() and (groups["selected"].sum() == 1).all()  # grids of 2, one winner each
+    assert (table["steps"] == 16).all() and table["best_validation_loss"].notna().all()
+    for (model, task, method), rows in groups:
+        winner = rows[rows["selected"]].iloc[0]
+        if model == "tiny-vit":  # highest validation accuracy, ties to the lower loss
+            ranked = rows.sort_values(["validation_accuracy", "validation_loss"], ascending=[False, True])
+        else:
+            ranked = rows.sort_values("validation_loss")
+        assert ranked.iloc[0]["learning_rate"] == winner["learning_rate"], (model, task, method)
+        record = json.loads((embedded_run / f"results/checkpoints/{model}/{task}/{method}/tuning.json").read_text())
+        assert record["learning_rate"] == winner["learning_rate"]  # later stages use the selected checkpoint
+        assert sorted(c["learning_rate"] for c in record["search"]["candidates"]) == sorted(rows["learning_rate"])
+    curves = pd.read_csv(embedded_run / "results/tables/tuning_curves.csv")
+    assert set(curves.groupby(["model", "task", "method", "learning_rate"]).size()) == {3}  # steps 0, 8, 16
+    summary = (embedded_run / "results/summary.md").read_text()
+    assert "## Hyperparameter search" in summary and "grid of 2 value(s)" in summary
+
+
 def test_figures_are_drawn_for_every_kind_and_stamped_simulated(embedded_run):
     figures = embedded_run / "results/figures"
     names = {path.stem for path in figures.glob("*.png")}
     expected = {f"pereira_tiny-gpt2_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
     expected |= {f"bold5000_tiny-vit_{d}_{k}" for d in ("decoding", "encoding") for k in ("by_roi", "by_task", "by_layer")}
-    assert names == expected | {"pereira_tiny-gpt2_difference", "bold5000_tiny-vit_difference", "task_scores"}
+    not_brain = {"task_scores", "tuning_curves"}
+    assert names == expected | {"pereira_tiny-gpt2_difference", "bold5000_tiny-vit_difference"} | not_brain
     for name in names:
         assert (figures / f"{name}.png").stat().st_size > 10_000
         svg = (figures / f"{name}.svg").read_text()
         # matplotlib keeps each text as an SVG comment: brain figures carry the stamp, task scores
-        # (real generations on the task corpora) do not
-        assert ("<!-- simulated -->" in svg) == (name != "task_scores"), name
-        assert "<!-- chance -->" in svg or name.endswith("difference") or name == "task_scores"
+        # and tuning curves (real training on the task corpora) do not
+        assert ("<!-- simulated -->" in svg) == (name not in not_brain), name
+        assert "<!-- chance -->" in svg or name.endswith("difference") or name in not_brain
         assert "no rows for" not in svg, name  # every declared figure found its data
 
 

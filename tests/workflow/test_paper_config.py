@@ -131,3 +131,47 @@ def test_a_corrupt_raw_file_stops_its_job_naming_the_file_and_leaves_no_store(pa
     assert "M04/examples_384sentences.mat" in log
     assert not (paper_workdir / "results/paper/brains/pereira/M04.h5").exists()
     assert not list((paper_workdir / "results/paper/brains/pereira").glob(".M04*"))  # no temporary left either
+
+
+def _tune_runtimes(plan):
+    """Planned runtime (minutes) of every tune job, by its checkpoint wildcards."""
+    runtimes = {}
+    for block in plan.split("\n\n"):
+        if re.search(r"^rule tune:", block, flags=re.MULTILINE):
+            wildcards = re.search(r"wildcards: model=([\w-]+), task=(\w+), method=(\w+)", block).groups()
+            runtimes[wildcards] = int(re.search(r"runtime=(\d+)", block).group(1))
+    return runtimes
+
+
+def test_paper_config_plans_grids_of_three_for_every_method_and_one_vision_epoch(paper_workdir):
+    from brainalign.tuning.grid import learning_rate_grid, steps_for_epochs
+
+    config = yaml.safe_load((paper_workdir / "paper-hub.yaml").read_text())
+    tuning = config["tuning"]
+    grids = {f"tuning.{m}": learning_rate_grid(tuning[m]) for m in tuning["methods"]}
+    grids.update({f"tuning.vision.{m}": learning_rate_grid(tuning["vision"][m]) for m in ["base", *tuning["methods"]]})
+    assert {len(grid) for grid in grids.values()} == {3}
+    assert 0.03 in grids["tuning.prompt"] and 5e-5 in grids["tuning.finetune"]  # centred on the literature
+    assert tuning["vision"]["epochs"] == 1 and "steps" not in tuning["vision"]
+    result = _snakemake(paper_workdir, "--dry-run", config="paper-hub.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    plan = result.stdout + result.stderr
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
+    assert jobs["tuning_table"] == "1" and jobs["tuning_figure"] == "1"
+    runtimes = _tune_runtimes(plan)
+    assert len(runtimes) == 12
+    # Every job trains 3 candidates: text 2,500 steps each; vision one epoch of the (uncapped,
+    # estimated at 60,000 images) training split in batches of 64.
+    assert runtimes[("gpt2", "qa", "prompt")] == 10 + 3 * 2500 // 10
+    assert runtimes[("vit-b16", "mnist", "finetune")] == 10 + 3 * steps_for_epochs(1, 60000, 64) // 10
+
+
+def test_grids_of_different_sizes_stop_the_plan_naming_the_keys(paper_workdir):
+    config = yaml.safe_load((paper_workdir / "paper-hub.yaml").read_text())
+    config["tuning"]["finetune"] = {"learning_rate": 5e-5}
+    (paper_workdir / "unequal.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake(paper_workdir, "--dry-run", config="unequal.yaml")
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "ConfigError" in message and "same size" in message
+    assert "tuning.prompt.learning_rates (3 values)" in message and "tuning.finetune.learning_rate (1 value)" in message

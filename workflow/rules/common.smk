@@ -8,6 +8,17 @@ sys.path.insert(0, workflow.basedir)
 from brainalign.io import check_output_path
 from brainalign.provenance import check_results_root, record_run
 from brainalign.tasks.text_local import local_input_files, local_split_paths
+from brainalign.tuning.grid import (
+    check_tuning_config,
+    learning_rate_grid,
+    merge_task_tuning,
+    optimizer_name,
+    steps_for_epochs,
+)
+
+
+# Every tuning method searches a learning-rate grid of the same size (a fair contest).
+check_tuning_config(config)
 
 
 METHODS = ["base", "random", "prompt", "finetune", "lora"]  # base = the untuned model, random = untrained
@@ -180,12 +191,20 @@ def task_tuning(task):
     Only the keys a task overrides differ from the shared section, so changing one task's
     override changes the params of that task's tune jobs alone.
     """
-    shared = config["tuning"]
-    override = task_config(task).get("tuning") or {}
-    merged = {**shared, **{key: value for key, value in override.items() if key not in METHODS}}
-    for method in tuned_methods():
-        merged[method] = {**shared[method], **override.get(method, {})}
-    return merged
+    return merge_task_tuning(config["tuning"], task_config(task).get("tuning"), tuned_methods())
+
+
+def method_search_settings(section, key):
+    """A method's settings with its learning-rate grid as `learning_rates` (a single
+    learning_rate is a grid of one) and its optimizer; brainalign.tuning.grid checks them."""
+    settings = {name: value for name, value in section.items() if name not in ("learning_rate", "learning_rates")}
+    return {**settings, "learning_rates": learning_rate_grid(section, key=key), "optimizer": optimizer_name(section, key=key)}
+
+
+def budget_settings(section):
+    """The budget: `epochs` when set (the job derives the steps from its training split),
+    else `steps`."""
+    return {"epochs": section["epochs"]} if section.get("epochs") is not None else {"steps": section["steps"]}
 
 
 def tuning_settings(wildcards):
@@ -194,15 +213,29 @@ def tuning_settings(wildcards):
         return vision_tuning_settings(wildcards)
     tuning = task_tuning(wildcards.task)
     return {
-        "steps": tuning["steps"],
+        **budget_settings(tuning),
         "batch_size": tuning["batch_size"],
         "eval_every": tuning["eval_every"],
         "warmup_steps": tuning["warmup_steps"],
         "early_stopping_patience": tuning["early_stopping_patience"],
         "seed": config["seed"],
-        **tuning[wildcards.method],
+        **method_search_settings(tuning[wildcards.method], f"tuning.{wildcards.method}"),
         "init_text": task_config(wildcards.task).get("prompt_init_text", ""),
     }
+
+
+def tuned_checkpoints():
+    """(model, task, method) of every checkpoint the tune rule writes: text tasks x tuned
+    methods, image tasks x base (a linear head) and the tuned methods."""
+    found = []
+    for model in config["models"]:
+        methods = (["base"] if is_vision_model(model) else []) + tuned_methods()
+        found += [(model, task, method) for task in model_tasks(model) for method in methods]
+    return found
+
+
+def tuning_table_inputs(wildcards):
+    return [res(f"checkpoints/{model}/{task}/{method}") for model, task, method in tuned_checkpoints()]
 
 
 def feature_variant_input(wildcards):
@@ -407,8 +440,13 @@ def model_tasks(model):
 def vision_tuning_settings(wildcards):
     """The matched budget of ViT models (tuning.vision), and the method's own settings."""
     tuning = config["tuning"]["vision"]
-    shared = ("steps", "batch_size", "eval_every", "warmup_steps", "early_stopping_patience")
-    return {**{key: tuning[key] for key in shared}, "seed": config["seed"], **tuning[wildcards.method]}
+    shared = ("batch_size", "eval_every", "warmup_steps", "early_stopping_patience")
+    return {
+        **budget_settings(tuning),
+        **{key: tuning[key] for key in shared},
+        "seed": config["seed"],
+        **method_search_settings(tuning[wildcards.method], f"tuning.vision.{wildcards.method}"),
+    }
 
 
 def pretraining_inputs(wildcards):
@@ -494,7 +532,18 @@ def figure_inputs(wildcards):
     return inputs
 
 
+def summary_inputs(wildcards):
+    """What the summary reports: the figures' tables, and the learning-rate search when
+    anything is tuned."""
+    inputs = figure_inputs(wildcards)
+    if tuned_checkpoints():
+        inputs["tuning"] = res("tables/tuning.csv")
+    return inputs
+
+
 def report_targets():
-    """Comparisons, figures and the generated summary (part of the default target)."""
+    """Comparisons, figures, the tuning tables and the generated summary (part of the default target)."""
     figures = [res(f"figures/{spec['name']}.{suffix}") for spec in figure_specs() for suffix in ("png", "svg")]
+    if tuned_checkpoints():
+        figures += [res("tables/tuning.csv"), res("figures/tuning_curves.png"), res("figures/tuning_curves.svg")]
     return [res("tables/comparisons.csv"), *figures, res("summary.md"), res("report/summary.html")]

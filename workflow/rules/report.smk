@@ -121,7 +121,7 @@ rule figures:
 
 rule summary:
     input:
-        unpack(figure_inputs),
+        unpack(summary_inputs),
     output:
         markdown=res("summary.md"),
         html=report(res("report/summary.html"), caption="../report/summary.rst", category="Summary"),
@@ -141,3 +141,57 @@ rule summary:
         "../../envs/report.yaml"
     script:
         "../scripts/summary.py"
+
+
+# The learning-rate search of every checkpoint: each candidate's validation score (which one
+# the later stages use) and its validation curve, read from the checkpoints' tuning.json.
+rule tuning_table:
+    input:
+        tuning_table_inputs,
+    output:
+        table=report(
+            res("tables/tuning.csv"), caption="../report/tuning.rst", category="Tables", labels={"table": "tuning"}
+        ),
+        curves=res("tables/tuning_curves.csv"),
+    params:
+        checkpoints=[list(key) for key in tuned_checkpoints()],
+    log:
+        res("logs/tuning_table.log"),
+    benchmark:
+        res("benchmarks/tuning_table.tsv")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/tuning_table.py"
+
+
+rule tuning_figure:
+    input:
+        curves=res("tables/tuning_curves.csv"),
+    output:
+        png=report(
+            res("figures/tuning_curves.png"),
+            caption="../report/figure_tuning_curves.rst",
+            category="Figures",
+            subcategory="tuning",
+            labels={"figure": "tuning_curves"},
+        ),
+        svg=res("figures/tuning_curves.svg"),
+    params:
+        name="tuning_curves",
+    log:
+        res("logs/tuning_figure.log"),
+    benchmark:
+        res("benchmarks/tuning_figure.tsv")
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_inputs(10, 1000),
+        runtime=runtime_from_inputs(0.2, 5),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/tuning_figure.py"

@@ -53,9 +53,24 @@ def evaluation_mem_mb(wildcards):
     return inference_mem_mb(wildcards) + 3 * scorer_mb
 
 
+LARGEST_TRAINING_SPLIT = 60000  # MNIST's; the estimate of a split whose size the config does not cap
+
+
+def planned_steps(wildcards, settings):
+    """A tune job's steps per candidate: `steps`, or `epochs` over the task's capped training
+    split (max_examples / n_examples train), else over LARGEST_TRAINING_SPLIT examples."""
+    if "steps" in settings:
+        return settings["steps"]
+    cfg = task_config(wildcards.task)
+    n_train = (cfg.get("n_examples") or cfg.get("max_examples") or {}).get("train", LARGEST_TRAINING_SPLIT)
+    return steps_for_epochs(settings["epochs"], n_train, settings["batch_size"])
+
+
 def tuning_runtime(wildcards):
-    """Minutes for one tune job: grows with its step budget (the task's, or tuning.vision's)."""
-    return 10 + tuning_settings(wildcards)["steps"] // 10
+    """Minutes for one tune job: grows with its step budget (the task's, or tuning.vision's)
+    times the candidates of its learning-rate grid."""
+    settings = tuning_settings(wildcards)
+    return 10 + len(settings["learning_rates"]) * planned_steps(wildcards, settings) // 10
 
 
 def simulation_mem_mb(dataset="pereira"):

@@ -1,6 +1,8 @@
 # Stage 3: tuned checkpoints, one job per model x task x method. prompt = a PEFT soft prompt
 # on a frozen backbone; finetune = every weight trainable. Same data, steps, batch size, data
-# order and seed for both: only what is trainable and the learning rate differ.
+# order and seed for both: only what is trainable and the learning rate differ. Each job
+# trains every learning rate of its method's grid (all grids of one size) and keeps the winner
+# on validation data; tables/tuning.csv (rule tuning_table, report.smk) gathers the searches.
 # Vision models (ViT) on image tasks: base = a linear head on the frozen backbone, prompt =
 # visual prompts + head, finetune = everything; budget from tuning.vision.
 

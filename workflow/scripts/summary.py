@@ -1,12 +1,13 @@
-"""Generated narrative of the main contrasts and the methods section (rule summary)."""
+"""Generated narrative of the main contrasts, the hyperparameter search and the methods (rule summary)."""
 
 from pathlib import Path
 
 from brainalign.comparisons import read_comparisons
 from brainalign.io import atomic_output, setup_logging
 from brainalign.provenance import ConfiguredVariants
-from brainalign.report import methods_blocks, summary_blocks, to_html, to_markdown
+from brainalign.report import methods_blocks, summary_blocks, to_html, to_markdown, tuning_blocks
 from brainalign.tables import read_table, read_task_scores
+from brainalign.tuning.table import read_tuning_table
 
 snakemake = globals()["snakemake"]
 logger = setup_logging(snakemake.log[0])
@@ -14,8 +15,11 @@ scores = {direction: read_table(snakemake.input[direction]) for direction in ("d
 task_scores = read_task_scores(snakemake.input.task_scores) if "task_scores" in snakemake.input.keys() else None
 comparisons = read_comparisons(snakemake.input.comparisons)
 ConfiguredVariants(**snakemake.params.configured).check_report_inputs(scores, comparisons, task_scores, snakemake.input)
-blocks = summary_blocks(scores, comparisons, task_scores=task_scores, fdr_alpha=snakemake.params.fdr_alpha) + methods_blocks(
-    snakemake.params.config
+tuning = tuning_blocks(read_tuning_table(snakemake.input.tuning)) if "tuning" in snakemake.input.keys() else []
+blocks = (
+    summary_blocks(scores, comparisons, task_scores=task_scores, fdr_alpha=snakemake.params.fdr_alpha)
+    + tuning
+    + methods_blocks(snakemake.params.config)
 )
 for path, text in ((snakemake.output.markdown, to_markdown(blocks)), (snakemake.output.html, to_html(blocks, title="brainalign summary"))):
     with atomic_output(path) as tmp:

@@ -1,7 +1,8 @@
 """Tune one model on one task and save the checkpoint (rule tune).
 
 Text: prompt tuning or fine-tuning a causal LM; vision: a linear head (base), visual prompts
-or fine-tuning a ViT. Both run the one training loop.
+or fine-tuning a ViT. Both run the one training loop, once per candidate learning rate, and
+save the winner (brainalign.tuning.search).
 """
 
 import torch
