@@ -342,6 +342,13 @@ def ridge_settings():
 
 
 
+def ridge_statistics():
+    """The statistics settings a ridge job uses: its resampling only. (The families, the primary
+    contrast and the smallest effect are the comparisons' and summary's, so changing them
+    reruns no ridge job.)"""
+    return {key: config["statistics"][key] for key in ("n_bootstrap", "n_permutations", "ci_level")}
+
+
 def ridge_conda_env():
     """The ridge jobs' environment (relative to workflow/rules): with torch for the torch backend."""
     return "../../envs/ridge_torch.yaml" if config["ridge"]["backend"] == "torch" else "../../envs/ridge.yaml"

@@ -14,7 +14,7 @@ rule ridge:
         pairs=res("ridge/{model}/{task}/{method}/{subject}.pairs.h5"),
     params:
         settings=ridge_settings(),
-        statistics=config["statistics"],
+        statistics=ridge_statistics(),
         identity=lambda wildcards: {
             "model": wildcards.model,
             "task": wildcards.task,
