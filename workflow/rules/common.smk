@@ -401,14 +401,25 @@ def feature_images(wildcards):
 
 
 def feature_settings(wildcards):
-    """Layers, pooling and batch size of a model's features (features.vision for ViTs); the
-    random baseline also depends on the seed its weights are drawn from."""
+    """Layers, pooling and batch size of a model's features (features.vision for ViTs), and a
+    text model's token prefix; the random baseline also depends on the seed its weights are
+    drawn from."""
     features = config["features"]
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
     settings = {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+    if not is_vision_model(wildcards.model):  # a ViT's [CLS] already plays the prefix's role
+        settings["prefix"] = features["prefix"]
     if getattr(wildcards, "method", None) == "random":
         settings["seed"] = config["seed"]
     return settings
+def feature_store_requirements(wildcards):
+    """What a ridge job requires of its feature store's identity besides the variant: a text
+    model's token prefix (features.prefix), so that features of the other layout are refused."""
+    if is_vision_model(wildcards.model):
+        return {}
+    return {"prefix": str(config["features"]["prefix"]).lower()}
+
+
 # --- statistics, figures and report (rules in report.smk) ---
 import types
 
