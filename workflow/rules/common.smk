@@ -395,6 +395,19 @@ def evaluation_test_split(wildcards):
     return res(f"tasks/{wildcards.task}/test.{extension}")
 
 
+def evaluation_scorer(wildcards):
+    """The BERTScore scorer a text task asks for (brainalign.evaluation.scorers: the task's own,
+    the global one for English, else bert-score's default for the target language), as a dict
+    of ScorerSettings; None for a ViT (accuracy needs no scorer)."""
+    if is_vision_model(wildcards.model):
+        return None
+    from dataclasses import asdict
+
+    from brainalign.evaluation.scorers import task_scorer_settings
+
+    return asdict(task_scorer_settings(wildcards.task, task_config(wildcards.task), config["evaluation"]))
+
+
 def feature_images(wildcards):
     """A ViT's features read the stimulus images themselves."""
     return [bold5000_image_dir()] if is_vision_model(wildcards.model) else []
