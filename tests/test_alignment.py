@@ -182,3 +182,22 @@ def test_the_torch_backend_gives_the_same_scores_as_numpy():
     # Predictions agree to ~1e-15, so the 2v2 pair outcomes, and with them every score,
     # CI and p-value, are the same up to float round-off.
     np.testing.assert_allclose(scores[1][numeric].to_numpy(), scores[0][numeric].to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_ridge_inputs_refuse_features_made_with_the_other_token_prefix(tmp_path):
+    from brainalign.alignment import read_ridge_inputs
+    from brainalign.features import read_feature_store, write_feature_store
+
+    from tests.test_bad_inputs import good_stores
+
+    responses, features = good_stores(tmp_path)
+    job = {"subject": "S01", "model": "m", "task": "none", "method": "base"}
+    read_ridge_inputs(responses, features, **job)  # no requirement: a store without the item is read
+    with pytest.raises(DataError, match=r"prefix=<absent>.*prefix=true"):  # made before features.prefix
+        read_ridge_inputs(responses, features, **job, require={"prefix": "true"})
+    store = read_feature_store(features)
+    write_feature_store(features, store.stimulus_ids, store.layers, identity={**store.identity, "prefix": "false"})
+    with pytest.raises(DataError, match=r"prefix=false.*prefix=true"):
+        read_ridge_inputs(responses, features, **job, require={"prefix": "true"})
+    _, read = read_ridge_inputs(responses, features, **job, require={"prefix": "false"})
+    assert read.identity["prefix"] == "false"
