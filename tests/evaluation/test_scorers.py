@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from snakemake.utils import validate
+from snakemake_interface_common.exceptions import WorkflowError
 
 import bert_score
 from brainalign.errors import ConfigError, DataError
@@ -166,6 +167,11 @@ def test_the_schema_takes_a_task_scorer() -> None:
     validate(changed, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     scorer = _scorers(changed)["translation"]
     assert (scorer.name, scorer.num_layers, scorer.valid) == ("xlm-roberta-large", 17, True)
+    for bad, named in (({"scorer_num_layers": 9}, "scorer_model"), ({"scorer": "x"}, "scorer")):
+        wrong = copy.deepcopy(config)
+        wrong["tasks"]["translation"]["evaluation"] = bad
+        with pytest.raises(WorkflowError, match=named):
+            validate(wrong, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
 
 
 # ---------------------------------------------------------------------------------- tables
