@@ -27,6 +27,7 @@ from brainalign.evaluation.generation import generate
 from brainalign.evaluation.scorers import (
     Scorer,
     ScorerSettings,
+    language_default_scorer,
     resolve_scorer,
     task_language,
     task_scorer_settings,
@@ -64,6 +65,7 @@ __all__ = [
     "evaluate_generations",
     "gather_task_scores",
     "generate",
+    "language_default_scorer",
     "rescale",
     "resolve_scorer",
     "summarise_scores",

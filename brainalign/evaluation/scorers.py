@@ -147,6 +147,17 @@ def scorer_languages(model: str) -> frozenset[str] | None:
     return None
 
 
+def language_default_scorer(language: str) -> str:
+    """bert-score's default scorer for a language code (``bert_score.utils.lang2model``).
+
+    ``en`` -> ``roberta-large``, ``zh`` -> ``bert-base-chinese``, any other language ->
+    ``bert-base-multilingual-cased``; read without adding the code to bert-score's table.
+    """
+    from bert_score.utils import lang2model
+
+    return lang2model.get(language.lower()) or lang2model.default_factory()
+
+
 def _baseline_languages(model: str) -> set[str]:
     import bert_score
 
@@ -204,9 +215,7 @@ def resolve_scorer(settings: ScorerSettings) -> Scorer:
     model = settings.model
     num_layers = settings.num_layers
     if settings.by_language:
-        from bert_score.utils import lang2model
-
-        model = lang2model[language]
+        model = language_default_scorer(language)
     _, num_layers, is_local = resolve_scorer_model(model, num_layers, key=settings.key)
     if model is None:
         name, languages = OFFLINE_SCORER_NAME, OFFLINE_SCORER_LANGUAGES
@@ -217,9 +226,9 @@ def resolve_scorer(settings: ScorerSettings) -> Scorer:
     valid = languages is None or ANY_LANGUAGE in languages or language in languages
     notes = []
     if not valid:
-        from bert_score.utils import lang2model, model2layers
+        from bert_score.utils import model2layers
 
-        default = lang2model[language]
+        default = language_default_scorer(language)
         notes.append(
             f"NOT VALID: {name} is a scorer for {'/'.join(sorted(languages))} text but the references are in "
             f"{language}; set {settings.key} to a {language} scorer (bert-score's default: {default}, layer "
