@@ -22,7 +22,7 @@ below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,13 +68,16 @@ def read_ridge_inputs(
     model: str,
     task: str,
     method: str,
+    require: Mapping[str, str] | None = None,
 ) -> tuple[SubjectResponses, FeatureStore]:
     """Read the two stores of one ridge job, each checked against the job.
 
     The response store must hold ``subject``; the feature store must have been made for
-    the variant ``model/task/method`` (:func:`brainalign.features.variant_label`) and,
-    when it records them, from the same sentence texts as the subject's stimuli. A stale,
-    foreign or damaged store is a :class:`DataError` naming the file, never used.
+    the variant ``model/task/method`` (:func:`brainalign.features.variant_label`), with
+    the identity items in ``require`` (e.g. ``{"prefix": "true"}``, the text models'
+    token prefix) and, when it records them, from the same sentence texts as the
+    subject's stimuli. A stale, foreign or damaged store is a :class:`DataError` naming
+    the file, never used.
 
     Returns
     -------
@@ -82,7 +85,9 @@ def read_ridge_inputs(
     features : FeatureStore
     """
     responses = read_subject_store(responses_path, subject=subject)
-    features = read_feature_store(features_path, require={"variant": variant_label(model, task, method)})
+    features = read_feature_store(
+        features_path, require={**(require or {}), "variant": variant_label(model, task, method)}
+    )
     if features.stimulus_texts is not None:
         text_of = dict(zip(features.stimulus_ids, features.stimulus_texts, strict=True))
         changed = [

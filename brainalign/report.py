@@ -282,14 +282,38 @@ def summary_blocks(
     if not comparisons.empty:
         blocks += _contrast_blocks(comparisons, fdr_alpha=fdr_alpha)
     if task_scores is not None and not task_scores.empty:
-        f1 = task_scores[task_scores["metric"].isin(["bertscore_f1", "accuracy"])]
-        if not f1.empty:
-            blocks.append(Block("h2", "Task quality"))
-            blocks.append(Block("ul", tuple(
-                f"{row.model} / {row.task} / {row.method}: {row.metric} {_fmt(row.score)} "
-                f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]"
-                for row in f1.sort_values(["model", "task", "method"]).itertuples()
-            )))
+        blocks += task_quality_blocks(task_scores)
+    return blocks
+
+
+def task_quality_blocks(task_scores: pd.DataFrame) -> list[Block]:
+    """Task quality (BERTScore F1 or accuracy) per model / task / method, with each task's scorer.
+
+    Each BERTScore task gets a line naming its scorer, layer and language; a task whose
+    scorer is not made for its language is marked NOT VALID with the table's note, in its
+    scorer line and in every score line.
+    """
+    f1 = task_scores[task_scores["metric"].isin(["bertscore_f1", "accuracy"])]
+    if f1.empty:
+        return []
+    blocks = [Block("h2", "Task quality")]
+    valid = f1["scorer_valid"] if "scorer_valid" in f1.columns else pd.Series(True, index=f1.index)
+    if "scorer" in f1.columns:
+        scorers = f1[f1["metric"] == "bertscore_f1"].drop_duplicates(["model", "task"])
+        lines = []
+        for row in scorers.sort_values(["model", "task"]).itertuples():
+            layer = "?" if pd.isna(row.scorer_layer) else int(row.scorer_layer)
+            note = f" — {row.note}" if isinstance(row.note, str) and row.note else ""
+            lines.append(f"{row.model} / {row.task}: BERTScore by {row.scorer}, layer {layer}, {row.language} references{note}")
+        if lines:
+            blocks.append(Block("p", "Scorers (BERTScore F1 below is raw; task_scores.csv also has the rescaled F1):"))
+            blocks.append(Block("ul", tuple(lines)))
+    rows = f1.assign(valid=valid.astype(bool)).sort_values(["model", "task", "method"])
+    blocks.append(Block("ul", tuple(
+        f"{row.model} / {row.task} / {row.method}: {row.metric} {_fmt(row.score)} "
+        f"[{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]" + ("" if row.valid else " (NOT VALID: scorer not made for this language)")
+        for row in rows.itertuples()
+    )))
     return blocks
 
 

@@ -250,8 +250,20 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def read_task_scores(path: str | os.PathLike) -> pd.DataFrame:
-    """Read ``task_scores.csv`` (columns model, task, method, metric, score, n, ci_low, ci_high)."""
+    """Read ``task_scores.csv`` (columns model, task, method, metric, score, n, ci_low, ci_high,
+    and the scorer columns scorer, scorer_layer, language, scorer_valid, note).
+
+    Empty scorer cells (image accuracy rows) read back as empty strings, ``scorer_layer`` as
+    a nullable integer.
+    """
+    text = {"model": str, "task": str, "method": str, "scorer": str, "language": str, "note": str}
     try:
-        return pd.read_csv(path, dtype={"model": str, "task": str, "method": str})
+        frame = pd.read_csv(path, dtype=text)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"cannot read task scores {path}: {error}; delete it and rerun") from error
+    for column in ("scorer", "language", "note"):
+        if column in frame.columns:
+            frame[column] = frame[column].fillna("")
+    if "scorer_layer" in frame.columns:
+        frame["scorer_layer"] = frame["scorer_layer"].astype("Int64")
+    return frame

@@ -139,8 +139,8 @@ def test_decoding_stops_at_eos(plain) -> None:
     _, tokenizer = plain
     eos = tokenizer.eos_token_id
     a, b, c = tokenizer(" one two three")["input_ids"]
-    assert evaluation._decode_continuation(tokenizer, [a, b, eos, c], eos) == "one two"
-    assert evaluation._decode_continuation(tokenizer, [eos, a], eos) == ""
+    assert evaluation.generation._decode_continuation(tokenizer, [a, b, eos, c], eos) == "one two"
+    assert evaluation.generation._decode_continuation(tokenizer, [eos, a], eos) == ""
 
 
 def test_model_that_emits_eos_gives_empty_continuations(tiny_dir: Path) -> None:
@@ -303,11 +303,18 @@ def test_evaluate_generations_table() -> None:
         {"id": "t1", "prompt": "Summarize: b", "target": "stock markets fell sharply"},
     ]
     table = evaluate_generations(records, ["the cat sat on the mat", ""])
-    assert list(table.columns) == ["id", "prompt", "target", "generation", "precision", "recall", "f1"]
+    assert list(table.columns) == [
+        "id", "prompt", "target", "generation", "precision", "recall", "f1", "f1_rescaled",
+        "scorer", "scorer_layer", "language", "scorer_valid", "note",
+    ]
     assert table["id"].tolist() == ["t0", "t1"]
     assert table["generation"].tolist() == ["the cat sat on the mat", ""]
     assert table.loc[0, "f1"] > 0.999
     assert table.loc[1, ["precision", "recall", "f1"]].tolist() == [0.0, 0.0, 0.0]
+    # The offline English scorer on English references: valid, but bert-score has no baseline for it.
+    assert set(table["scorer"]) == {"sentence-transformers/all-MiniLM-L6-v2"} and set(table["scorer_layer"]) == {6}
+    assert set(table["language"]) == {"en"} and table["scorer_valid"].all()
+    assert table["f1_rescaled"].isna().all() and table.loc[0, "note"].startswith("bert-score ships no baseline")
     with pytest.raises(DataError, match="2 records but 1 generations"):
         evaluate_generations(records, ["x"])
     with pytest.raises(DataError, match="lacks"):

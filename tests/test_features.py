@@ -38,9 +38,10 @@ def lm(tiny_dir: Path):
     return load_causal_lm(tiny_dir, device="cpu")
 
 
-def _hidden_states(lm, text: str) -> tuple[torch.Tensor, ...]:
+def _hidden_states(lm, text: str, prefix: bool = True) -> tuple[torch.Tensor, ...]:
+    """Hidden states of one unpadded sentence, behind the <|endoftext|> prefix by default."""
     model, tokenizer = lm
-    ids = torch.tensor([tokenizer(text)["input_ids"]])
+    ids = torch.tensor([[tokenizer.bos_token_id] * prefix + tokenizer(text)["input_ids"]])
     with torch.no_grad():
         return model(input_ids=ids, output_hidden_states=True).hidden_states
 
@@ -68,8 +69,8 @@ def test_the_language_model_head_never_runs_and_the_hidden_states_are_the_causal
         hook.remove()
     assert calls == []
     hidden = _hidden_states(lm, SENTENCES[0])
-    for layer, states in enumerate(hidden):
-        np.testing.assert_array_equal(features[layer][0], states[0].mean(dim=0).numpy())
+    for layer, states in enumerate(hidden):  # position 0 holds the prefix token: not pooled
+        np.testing.assert_array_equal(features[layer][0], states[0, 1:].mean(dim=0).numpy())
 
 
 def test_negative_layer_equals_positive(lm) -> None:
@@ -81,14 +82,16 @@ def test_negative_layer_equals_positive(lm) -> None:
     np.testing.assert_array_equal(neg[0], pos[0])
 
 
-def test_pooling_matches_hand_computation(lm) -> None:
+@pytest.mark.parametrize("prefix", [True, False])
+def test_pooling_matches_hand_computation(lm, prefix: bool) -> None:
     model, tokenizer = lm
     text = SENTENCES[1]
-    hidden = _hidden_states(lm, text)
-    mean = extract_features(model, tokenizer, [text], layers=[1, N_LAYER], pooling="mean", progress=False)
-    last = extract_features(model, tokenizer, [text], layers=[1, N_LAYER], pooling="last", progress=False)
+    hidden = _hidden_states(lm, text, prefix=prefix)
+    options = dict(layers=[1, N_LAYER], progress=False, prefix=prefix)
+    mean = extract_features(model, tokenizer, [text], pooling="mean", **options)
+    last = extract_features(model, tokenizer, [text], pooling="last", **options)
     for k in (1, N_LAYER):
-        np.testing.assert_allclose(mean[k][0], hidden[k][0].mean(dim=0).numpy(), atol=1e-5)
+        np.testing.assert_allclose(mean[k][0], hidden[k][0, int(prefix):].mean(dim=0).numpy(), atol=1e-5)
         np.testing.assert_allclose(last[k][0], hidden[k][0, -1].numpy(), atol=1e-5)
         assert not np.allclose(mean[k], last[k], atol=1e-3)
 
@@ -225,16 +228,17 @@ def test_prepended_prompt_matches_peft_own_forward(prompt_lm) -> None:
 def test_soft_prompt_pooling_covers_the_sentence_tokens_only(prompt_lm) -> None:
     peft_model, tokenizer = prompt_lm
     text = SENTENCES[1]
-    ids = torch.tensor([tokenizer(text)["input_ids"]])
-    with torch.no_grad():  # PEFT's own forward: prompt first, then the sentence
+    ids = torch.tensor([[tokenizer.bos_token_id] + tokenizer(text)["input_ids"]])
+    with torch.no_grad():  # PEFT's own forward: prompt first, then the prefix token and the sentence
         hidden = peft_model(input_ids=ids, output_hidden_states=True).hidden_states
     mean = extract_features(peft_model, tokenizer, [text], layers=PROMPT_LAYERS, pooling="mean", progress=False)
     last = extract_features(peft_model, tokenizer, [text], layers=PROMPT_LAYERS, pooling="last", progress=False)
     for k in PROMPT_LAYERS:
-        np.testing.assert_allclose(mean[k][0], hidden[k][0, N_VIRTUAL:].mean(dim=0).numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(mean[k][0], hidden[k][0, N_VIRTUAL + 1 :].mean(dim=0).numpy(), atol=1e-5, rtol=0)
         np.testing.assert_allclose(last[k][0], hidden[k][0, -1].numpy(), atol=1e-5, rtol=0)
-        # Including the prompt positions would give something else.
+        # Including the prompt or prefix positions would give something else.
         assert not np.allclose(mean[k][0], hidden[k][0].mean(dim=0).numpy(), atol=1e-3)
+        assert not np.allclose(mean[k][0], hidden[k][0, N_VIRTUAL:].mean(dim=0).numpy(), atol=1e-3)
 
 
 def test_peft_model_equals_base_with_its_prompt_and_the_prompt_matters(prompt_lm) -> None:
@@ -268,7 +272,7 @@ def test_soft_prompt_shortens_the_room_for_text(prompt_lm, caplog: pytest.LogCap
     with caplog.at_level(logging.WARNING, logger="brainalign.features"):
         features = extract_features(peft_model, tokenizer, ["word " * 70], layers=[2], progress=False)
     assert np.isfinite(features[2]).all()
-    assert any(f"first {64 - N_VIRTUAL} tokens" in r.getMessage() for r in caplog.records)
+    assert any(f"first {64 - N_VIRTUAL - 1} tokens" in r.getMessage() for r in caplog.records)
 
 
 def test_bad_soft_prompt_is_config_error(prompt_lm) -> None:
@@ -387,3 +391,121 @@ def test_store_keeps_the_stimulus_texts_when_given(tmp_path: Path, store_inputs)
     assert read_feature_store(tmp_path / "without.h5").stimulus_texts is None
     with pytest.raises(DataError, match="2 stimulus texts"):
         write_feature_store(tmp_path / "bad.h5", ids, features, identity=identity, stimulus_texts=texts[:2])
+
+
+# --------------------------------------------------------------------------- the same prefix for every variant
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory):
+    """base, prompt, LoRA and random models on a tiny GPT-2 whose position embeddings are zero.
+
+    Without position embeddings, layer 0 (the embedding output) of a token is its word
+    embedding wherever it sits, so a variant's pooled layer-0 vector says exactly which
+    tokens it pooled. The fine-tuned model runs through the same code path as base and
+    random (a plain causal LM), so base stands for it.
+    """
+    from brainalign.tuning import prepare_for_tuning
+
+    folder = build_tiny_gpt2(
+        tmp_path_factory.mktemp("variants") / "gpt2", n_layer=2, n_embd=32, n_head=2, n_positions=64, seed=2
+    )
+
+    def plain(seed: int):
+        model, tokenizer = load_causal_lm(folder, device="cpu")
+        with torch.no_grad():
+            if seed:  # the random baseline: other weights, same architecture and tokenizer
+                for parameter in model.parameters():
+                    parameter.copy_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(seed)) * 0.1)
+            model.transformer.wpe.weight.zero_()
+        return model.eval(), tokenizer
+
+    base, tokenizer = plain(0)
+    prompt = prepare_for_tuning(plain(0)[0], tokenizer, "prompt", num_virtual_tokens=N_VIRTUAL, init_text="Describe")
+    with torch.no_grad():
+        weight = prompt.prompt_encoder["default"].embedding.weight
+        weight.copy_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(3)))
+    lora = prepare_for_tuning(plain(0)[0], tokenizer, "lora", lora={"rank": 2, "alpha": 4, "dropout": 0.0})
+    return {"base": base, "prompt": prompt.eval(), "lora": lora.eval(), "random": plain(7)[0]}, tokenizer
+
+
+def _backbone_inputs(model, tokenizer, texts: list[str], **options) -> dict:
+    """The keyword arguments the GPT-2 backbone (``transformer``) is called with."""
+    seen = {}
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    hook = inner.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True
+    )
+    try:
+        extract_features(model, tokenizer, texts, layers=[0], progress=False, **options)
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_every_variant_pools_exactly_the_sentence_tokens_behind_the_same_prefix(variants) -> None:
+    models, tokenizer = variants
+    bos = tokenizer.bos_token_id
+    for name, model in models.items():
+        inputs = _backbone_inputs(model, tokenizer, SENTENCES, batch_size=len(SENTENCES))
+        wte = (model.get_base_model() if hasattr(model, "get_base_model") else model).transformer.wte.weight
+        if name == "prompt":  # the prefix token follows the soft prompt
+            embeds = inputs["inputs_embeds"]
+            assert embeds.shape[1] == N_VIRTUAL + 1 + max(len(tokenizer(t)["input_ids"]) for t in SENTENCES)
+            torch.testing.assert_close(embeds[:, N_VIRTUAL], wte[bos].expand(len(SENTENCES), -1), atol=0, rtol=0)
+        else:
+            assert (inputs["input_ids"][:, 0] == bos).all(), name
+    # Layer 0 without position embeddings: the mean of the word embeddings of the pooled tokens.
+    pooled = {
+        name: extract_features(model, tokenizer, SENTENCES, layers=[0], progress=False)[0]
+        for name, model in models.items()
+    }
+    wte = models["base"].transformer.wte.weight.detach()
+    expected = np.stack([wte[tokenizer(t)["input_ids"]].mean(dim=0).numpy() for t in SENTENCES])
+    for name in ("base", "prompt", "lora"):  # same word embeddings: the same span gives the same vector
+        np.testing.assert_allclose(pooled[name], expected, atol=1e-6, rtol=0, err_msg=name)
+    random_wte = models["random"].transformer.wte.weight.detach()
+    np.testing.assert_allclose(
+        pooled["random"], np.stack([random_wte[tokenizer(t)["input_ids"]].mean(dim=0).numpy() for t in SENTENCES]),
+        atol=1e-6, rtol=0,
+    )
+    # Without the prefix the plain models' layout has no prefix token (the old layout).
+    assert (_backbone_inputs(models["base"], tokenizer, SENTENCES[:1], prefix=False)["input_ids"][0, 0] != bos).item()
+
+
+def _huge_position_zero(model, size: float = 1e4):
+    """A hook on GPT-2's final layer norm that makes the last layer's position-0 state huge.
+
+    The stand-in for GPT-2's attention sink: whatever token sits at position 0 gets an
+    outsized last-layer state, and no other position is touched.
+    """
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def hook(module, args, output):
+        output = output.clone()
+        output[:, 0] += size
+        return output
+
+    return inner.transformer.ln_f.register_forward_hook(hook)
+
+
+@pytest.mark.parametrize("prefix", [True, False])
+def test_a_huge_position_zero_state_reaches_no_variant_behind_the_prefix(variants, prefix: bool) -> None:
+    models, tokenizer = variants
+    last = 2  # the tiny GPT-2's last layer, after ln_f
+
+    def features(name: str, huge: bool) -> np.ndarray:
+        handle = _huge_position_zero(models[name]) if huge else None
+        try:
+            return extract_features(models[name], tokenizer, SENTENCES, layers=[last], prefix=prefix, progress=False)[last]
+        finally:
+            if handle is not None:
+                handle.remove()
+
+    shift = {name: np.abs(features(name, True) - features(name, False)).max() for name in ("base", "prompt", "lora")}
+    # The prompt model's position 0 is a soft-prompt token, never pooled, with or without the prefix.
+    assert shift["prompt"] < 1e-5
+    if prefix:  # every variant: position 0 holds the prefix token, outside the pooled span
+        assert shift["base"] < 1e-5 and shift["lora"] < 1e-5
+    else:  # the first word is pooled: base and LoRA features differ from the prompt's through it
+        assert shift["base"] > 100 and shift["lora"] > 100

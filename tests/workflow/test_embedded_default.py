@@ -142,11 +142,23 @@ def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
 def test_task_scores_and_table1(embedded_run):
     scores = pd.read_csv(embedded_run / "results/tables/task_scores.csv")
     text = scores[scores["model"] == "tiny-gpt2"]
-    assert len(text) == 3 * 4 * 3  # tasks x (base + tuned methods) x (precision, recall, F1)
-    assert text["score"].between(0, 1).all() and set(text["n"]) == {48}
+    assert len(text) == 3 * 4 * 4  # tasks x (base + tuned methods) x (precision, recall, F1, rescaled F1)
+    rescaled = text["metric"] == "bertscore_f1_rescaled"
+    assert text.loc[~rescaled, "score"].between(0, 1).all() and set(text["n"]) == {48}
+    assert text.loc[rescaled, "score"].isna().all()  # bert-score ships no baseline for the offline MiniLM
+    assert set(text["scorer"]) == {"sentence-transformers/all-MiniLM-L6-v2"} and set(text["scorer_layer"]) == {6}
+    # Only the English MiniLM is at hand offline: the French translation scores say they are not valid.
+    translation = text["task"] == "translation"
+    assert not text.loc[translation, "scorer_valid"].any() and text.loc[translation, "note"].str.contains("NOT VALID").all()
+    assert text.loc[~translation, "scorer_valid"].all()
     table1 = pd.read_csv(embedded_run / "results/tables/paper/table1_bertscore.csv")
     assert set(table1["task"]) == {"summarization", "qa", "translation"}
-    assert table1[["base", "prompt", "finetune", "lora"]].notna().all().all()
+    assert set(table1["f1"]) == {"raw", "rescaled"} and len(table1) == 6
+    raw = table1[table1["f1"] == "raw"]
+    assert raw[["base", "prompt", "finetune", "lora"]].notna().all().all()
+    assert table1.set_index(["task", "f1"]).loc[("translation", "raw"), "scorer_valid"] == False  # noqa: E712
+    summary = (embedded_run / "results/summary.md").read_text()
+    assert "tiny-gpt2 / translation: BERTScore by sentence-transformers/all-MiniLM-L6-v2, layer 6, fr references — NOT VALID" in summary
 
 
 def test_vision_task_scores_and_table6(embedded_run):

@@ -468,20 +468,44 @@ def evaluation_test_split(wildcards):
     return res(f"tasks/{wildcards.task}/test.{extension}")
 
 
+def evaluation_scorer(wildcards):
+    """The BERTScore scorer a text task asks for (brainalign.evaluation.scorers: the task's own,
+    the global one for English, else bert-score's default for the target language), as a dict
+    of ScorerSettings; None for a ViT (accuracy needs no scorer)."""
+    if is_vision_model(wildcards.model):
+        return None
+    from dataclasses import asdict
+
+    from brainalign.evaluation.scorers import task_scorer_settings
+
+    return asdict(task_scorer_settings(wildcards.task, task_config(wildcards.task), config["evaluation"]))
+
+
 def feature_images(wildcards):
     """A ViT's features read the stimulus images themselves."""
     return [bold5000_image_dir()] if is_vision_model(wildcards.model) else []
 
 
 def feature_settings(wildcards):
-    """Layers, pooling and batch size of a model's features (features.vision for ViTs); the
-    random baseline also depends on the seed its weights are drawn from."""
+    """Layers, pooling and batch size of a model's features (features.vision for ViTs), and a
+    text model's token prefix; the random baseline also depends on the seed its weights are
+    drawn from."""
     features = config["features"]
     chosen = features["vision"] if is_vision_model(wildcards.model) else features
     settings = {"layers": chosen["layers"], "pooling": chosen["pooling"], "batch_size": features["batch_size"]}
+    if not is_vision_model(wildcards.model):  # a ViT's [CLS] already plays the prefix's role
+        settings["prefix"] = features["prefix"]
     if getattr(wildcards, "method", None) == "random":
         settings["seed"] = config["seed"]
     return settings
+def feature_store_requirements(wildcards):
+    """What a ridge job requires of its feature store's identity besides the variant: a text
+    model's token prefix (features.prefix), so that features of the other layout are refused."""
+    if is_vision_model(wildcards.model):
+        return {}
+    return {"prefix": str(config["features"]["prefix"]).lower()}
+
+
 # --- statistics, figures and report (rules in report.smk) ---
 import types
 

@@ -1,5 +1,6 @@
 # Stage 4: task quality. Greedy generations on the test split of every task for the base,
-# prompt-tuned and fine-tuned model, scored with BERTScore against the references. Vision
+# prompt-tuned and fine-tuned model, scored with BERTScore against the references by a scorer
+# for the task's language (brainalign.evaluation.scorers; docs/fair-contest.md). Vision
 # models: held-out accuracy of each method's classifier (paper Table VI).
 
 
@@ -13,6 +14,7 @@ rule evaluate:
     params:
         model_source=lambda wildcards: model_source(wildcards.model),
         evaluation=config["evaluation"],
+        scorer=evaluation_scorer,
         modality=lambda wildcards: model_config(wildcards.model)["modality"],
     log:
         res("logs/evaluate/{model}/{task}/{method}.log"),

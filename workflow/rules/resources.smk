@@ -43,13 +43,20 @@ def inference_mem_mb(wildcards):
 
 
 OFFLINE_SCORER_MB = 100  # all-MiniLM-L6-v2, the default BERTScore model
-HUB_SCORER_MB = 1400  # roberta-large, BERTScore's default English scorer (the paper config)
+# roberta-large (1.4 GB), BERTScore's default English scorer in the paper config; an upper bound
+# for the other hub scorers too (bert-base-multilingual-cased, the French default: 0.7 GB)
+HUB_SCORER_MB = 1400
 
 
 def evaluation_mem_mb(wildcards):
-    """Generation with the tuned model plus BERTScore with its scorer model."""
-    scorer = config["evaluation"]["scorer_model"]
-    scorer_mb = OFFLINE_SCORER_MB if scorer is None else HUB_SCORER_MB
+    """Generation with the tuned model plus BERTScore with the task's scorer model (none for a ViT)."""
+    scorer = evaluation_scorer(wildcards)
+    if scorer is None:
+        scorer_mb = 0
+    elif scorer["model"] is None and not scorer["by_language"]:
+        scorer_mb = OFFLINE_SCORER_MB
+    else:
+        scorer_mb = HUB_SCORER_MB
     return inference_mem_mb(wildcards) + 3 * scorer_mb
 
 

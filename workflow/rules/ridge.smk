@@ -20,6 +20,7 @@ rule ridge:
             "task": wildcards.task,
             "method": wildcards.method,
         },
+        features_require=feature_store_requirements,
     log:
         res("logs/ridge/{model}/{task}/{method}/{subject}.log"),
     benchmark:

@@ -1,7 +1,8 @@
 """Extract and cache stimulus representations of one model variant (rule features).
 
 Text: pooled hidden states of the stimulus sentences (a soft prompt is prepended as in
-training and left out of pooling); vision: of the stimulus images (visual prompt tokens are
+training and left out of pooling; with features.prefix each sentence follows the same prefix
+token in every variant); vision: of the stimulus images (visual prompt tokens are
 never pooled).
 """
 
@@ -37,13 +38,15 @@ else:
     from brainalign.features import extract_features
     from brainalign.tuning.methods import checkpoint_identity, load_tuned
 
-    # A prompt-tuned model's soft prompt is prepended as in training and left out of pooling.
+    # A prompt-tuned model's soft prompt is prepended as in training and left out of pooling;
+    # with features.prefix every variant's sentence follows the same <|endoftext|> token.
     model, tokenizer = load_tuned(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
     features = extract_features(
         model, tokenizer, list(stimuli["text"]), layers=settings["layers"], pooling=settings["pooling"],
-        batch_size=settings["batch_size"],
+        batch_size=settings["batch_size"], prefix=settings["prefix"],
     )
     identity = checkpoint_identity(params.model_source, checkpoint, method, seed=settings.get("seed", 0))
+    identity["prefix"] = str(settings["prefix"]).lower()  # recorded: features of the other layout are refused
     texts = list(stimuli["text"])  # recorded: features of since-changed sentences are refused
 identity = dict(
     identity,

@@ -13,7 +13,8 @@ logger = setup_logging(snakemake.log[0])
 identity = snakemake.params.identity
 # Both stores are checked against this job: a stale or foreign file is an error.
 responses, features = read_ridge_inputs(
-    snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity
+    snakemake.input.responses, snakemake.input.features, subject=snakemake.wildcards.subject, **identity,
+    require=snakemake.params.features_require,
 )
 settings = RidgeSettings(**snakemake.params.settings)
 if settings.backend == "torch":

@@ -1,9 +1,9 @@
-"""Summarise every evaluation into task_scores.csv, the paper's Table I (BERTScore) and
-Table VI (image accuracy) (rule task_scores)."""
+"""Summarise every evaluation into task_scores.csv, the paper's Table I (BERTScore F1, raw and
+rescaled, with each task's scorer and layer) and Table VI (image accuracy) (rule task_scores)."""
 
 import pandas as pd
 
-from brainalign.evaluation import gather_task_scores, task_score_pivot
+from brainalign.evaluation import bertscore_table, gather_task_scores
 from brainalign.image_evaluation import accuracy_pivot
 from brainalign.io import setup_logging
 from brainalign.provenance import ConfiguredVariants
@@ -17,9 +17,11 @@ scores = gather_task_scores(list(snakemake.input))
 ConfiguredVariants(**snakemake.params.configured).check_task_scores(scores, "the per-variant evaluations")
 write_frame(scores, snakemake.output.scores)
 if (scores["metric"] == metric).any():
-    table1 = task_score_pivot(scores, metric=metric)
+    table1 = bertscore_table(scores)
 else:  # no text task configured
-    table1 = pd.DataFrame(columns=["model", "task", *snakemake.params.methods])
+    table1 = pd.DataFrame(
+        columns=["model", "task", "scorer", "scorer_layer", "language", "f1", *snakemake.params.methods, "scorer_valid", "note"]
+    )
 write_frame(table1, snakemake.output.table1)
 names = {task: display_name(settings) for task, settings in snakemake.params.image_tasks.items()}
 write_frame(accuracy_pivot(scores, names), snakemake.output.table6)

@@ -1,47 +1,54 @@
-"""Sentence representations from a causal language model, and their on-disk store.
+"""Sentence representations from a causal language model: extraction and pooling.
 
 :func:`extract_features` runs a model over stimulus sentences and pools the hidden
-states of chosen layers into one vector per sentence; :func:`write_feature_store` /
-:func:`read_feature_store` keep them in an HDF5 file keyed by the identity of what made
-them (model, pooling, ...), so that a stale file is never silently reused.
+states of chosen layers into one vector per sentence (the HDF5 cache that keeps them is
+:mod:`brainalign.features.store`).
 
 Layer convention (Hugging Face ``output_hidden_states``): layer 0 is the embedding
 output (token + position embeddings), layer ``k`` the output of block ``k``; for GPT-2
 the last layer ``L`` is taken *after* the final layer norm ``ln_f``, as transformers
 returns it.
 
+The same token context for every variant (``prefix=True``, config ``features.prefix``):
+each sentence is preceded by one prefix token, the tokenizer's BOS token (GPT-2:
+``<|endoftext|>``; its EOS token when it has no BOS), which is attended to but never
+pooled. GPT-2 puts a very large activation (an "attention sink") on position 0; with
+the prefix that position holds the prefix token for the base, fine-tuned, LoRA and
+random models alike, and pooling covers exactly the sentence's tokens in every variant.
+Without it, the first *word* sits at position 0 and its outsized state enters the pool
+of every variant except the prompt-tuned one, whose position 0 is a soft-prompt token.
+
 Prompt-tuned models: the soft prompt (num_virtual_tokens, hidden) is prepended to the
 token embeddings exactly as PEFT does in training (``PeftModelForCausalLM.forward``):
-prompt first, then the sentence's tokens, then right padding; the prompt positions are
-attended to (mask 1); positions count from the first virtual token, so the sentence's
-first token sits at position ``num_virtual_tokens``. Hidden states at the prompt
-positions are computed but excluded from pooling.
+prompt first, then the prefix token, then the sentence's tokens, then right padding;
+the prompt positions are attended to (mask 1); positions count from the first virtual
+token, so the prefix sits at position ``num_virtual_tokens`` and the sentence's first
+token at ``num_virtual_tokens + 1``. Hidden states at the prompt and prefix positions
+are computed but excluded from pooling.
+
+Layouts, ``V`` virtual tokens, ``s1 .. sn`` the sentence's tokens, pooled span marked:
+
+====================  =========================================================
+base, finetune, LoRA  ``<bos> [s1 ... sn] <pad> ...``
+random                ``<bos> [s1 ... sn] <pad> ...``
+prompt                ``<v1> ... <vV> <bos> [s1 ... sn] <pad> ...``
+====================  =========================================================
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.io import atomic_output
 from brainalign.models.language import context_length, pad_token_id
 
 logger = logging.getLogger(__name__)
 
 POOLINGS: tuple[str, ...] = ("mean", "last")
-
-#: Version of the HDF5 layout written by :func:`write_feature_store`.
-FEATURE_STORE_FORMAT = 1
-
 
 # --------------------------------------------------------------------------- extraction
 
@@ -100,7 +107,7 @@ def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
     ----------
     hidden : torch.Tensor, shape (batch, n_tokens, hidden_size)
     mask : torch.Tensor of bool, shape (batch, n_tokens)
-        Tokens that belong to the sentence (not padding and, later, not a soft prompt).
+        Tokens that belong to the sentence (not padding, soft prompt or prefix token).
         Every row must select at least one token.
     pooling : {"mean", "last"}
         ``mean``: average over the selected tokens; ``last``: the last selected token.
@@ -124,18 +131,19 @@ def _pool(hidden: Any, mask: Any, pooling: str) -> Any:
     raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
 
 
-def _stimulus_mask(attention_mask: Any, n_virtual: int = 0) -> Any:
+def _stimulus_mask(attention_mask: Any, n_excluded: int = 0) -> Any:
     """Tokens to pool over, shape (batch, n_tokens) bool.
 
     Parameters
     ----------
     attention_mask : torch.Tensor, shape (batch, n_tokens)
         The mask the model ran with, soft-prompt positions included (they are attended).
-    n_virtual : int
-        Number of leading soft-prompt positions: attended to, never pooled.
+    n_excluded : int
+        Number of leading positions (soft prompt, then the prefix token): attended to,
+        never pooled.
     """
     mask = attention_mask.bool().clone()
-    mask[:, :n_virtual] = False
+    mask[:, :n_excluded] = False
     return mask
 
 
@@ -215,12 +223,33 @@ def _is_prompt_model(model: Any) -> bool:
     return _is_peft_model(model) and bool(getattr(config, "is_prompt_learning", False))
 
 
-def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+def prefix_token_id(tokenizer: Any) -> int:
+    """The token put before every sentence: the tokenizer's BOS token, else its EOS token.
+
+    GPT-2's tokenizer has ``<|endoftext|>`` as both.
+
+    Raises
+    ------
+    ConfigError
+        The tokenizer has neither (then set ``features.prefix: false``).
+    """
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return int(token_id)
+    raise ConfigError(
+        "features.prefix: the tokenizer has neither a bos nor an eos token to put before each sentence; "
+        "set features.prefix: false"
+    )
+
+
+def _tokenize(
+    tokenizer: Any, texts: Sequence[str], max_length: int | None, *, add_special_tokens: bool = True
+) -> list[list[int]]:
     """Token ids of each text, truncated to ``max_length`` with a warning that counts them."""
     # verbose=False: transformers' own too-long warning is replaced by the counted one below.
-    encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False, padding=False, verbose=False)[
-        "input_ids"
-    ]
+    encoded = tokenizer(
+        list(texts), add_special_tokens=add_special_tokens, truncation=False, padding=False, verbose=False
+    )["input_ids"]
     ids = [list(map(int, seq)) for seq in encoded]
     empty = [i for i, seq in enumerate(ids) if len(seq) == 0]
     if empty:
@@ -251,6 +280,7 @@ def extract_features(
     batch_size: int = 16,
     progress: bool = True,
     soft_prompt: Any | None = None,
+    prefix: bool = True,
 ) -> dict[int, np.ndarray]:
     """Pooled hidden states of a causal language model for each text.
 
@@ -282,7 +312,14 @@ def extract_features(
     soft_prompt : torch.Tensor, shape (num_virtual_tokens, hidden_size), optional
         Prepended to each sentence's token embeddings as PEFT prompt tuning does (module
         docstring); pooling covers the sentence's tokens only. Texts are truncated to the
-        context minus ``num_virtual_tokens``.
+        context minus ``num_virtual_tokens`` (minus 1 with the prefix).
+    prefix : bool
+        Put the prefix token (:func:`prefix_token_id`, GPT-2's ``<|endoftext|>``) before
+        each sentence, after any soft prompt, attended to but never pooled, and tokenize
+        the sentence without the tokenizer's own special tokens (module docstring); the
+        pooled span is then the sentence's tokens in every variant. ``False``: the
+        sentence as the tokenizer encodes it (special tokens included), at position 0
+        of a model without a soft prompt, every token pooled.
 
     Returns
     -------
@@ -295,7 +332,8 @@ def extract_features(
         No texts, or a text with no tokens.
     ConfigError
         Layer out of range, unknown pooling, batch_size < 1, a soft prompt of the wrong
-        shape or one that fills the whole context.
+        shape or one that fills the whole context, or ``prefix`` with a tokenizer that
+        has no bos/eos token.
     """
     import torch
     from tqdm.auto import tqdm
@@ -325,14 +363,18 @@ def extract_features(
         soft_prompt = _check_soft_prompt(soft_prompt, hidden_size).detach()
         n_virtual = int(soft_prompt.shape[0])
 
+    prefix_ids = [prefix_token_id(tokenizer)] if prefix else []
+    n_excluded = n_virtual + len(prefix_ids)  # leading positions attended to, never pooled
+
     context = context_length(model)
-    if context is not None and n_virtual > 0:
-        if n_virtual >= context:
+    if context is not None and n_excluded > 0:
+        if n_excluded >= context:
             raise ConfigError(
-                f"the soft prompt's {n_virtual} virtual tokens fill the model's whole context of {context} tokens"
+                f"the soft prompt's {n_virtual} virtual tokens (and the prefix token) fill the model's whole context "
+                f"of {context} tokens"
             )
-        context -= n_virtual
-    ids = _tokenize(tokenizer, texts, context)
+        context -= n_excluded
+    ids = [prefix_ids + seq for seq in _tokenize(tokenizer, texts, context, add_special_tokens=not prefix)]
     pad_id = pad_token_id(tokenizer)
     # Longest first: similar lengths share a batch (less padding) and an out-of-memory
     # error shows up on the first batch rather than at the end.
@@ -360,7 +402,7 @@ def extract_features(
                         f"model returned {0 if hidden_states is None else len(hidden_states)} hidden states, "
                         f"expected {n_layers + 1} (embeddings + {n_layers} layers)"
                     )
-                mask = _stimulus_mask(full_mask, n_virtual)
+                mask = _stimulus_mask(full_mask, n_excluded)
                 for k in keys:
                     pooled = _pool(hidden_states[k].float(), mask, pooling)
                     out[k][idx] = pooled.cpu().numpy()
@@ -368,243 +410,3 @@ def extract_features(
         if was_training:
             model.train()
     return out
-
-
-# --------------------------------------------------------------------------- feature store
-
-
-def variant_label(model: str, task: str, method: str) -> str:
-    """The ``variant`` item of a feature store's identity: ``"{model}/{task}/{method}"``.
-
-    The features rule records it and the ridge rule requires it on read, so a store of
-    another model variant (copied, or left from another config) is never used.
-    """
-    return f"{model}/{task}/{method}"
-
-
-def identity_cache_key(identity: Mapping[str, str]) -> str:
-    """sha256 (hex) of the sorted identity items; equal identities give equal keys."""
-    items = sorted((str(k), str(v)) for k, v in identity.items())
-    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class FeatureStore:
-    """Features read back from a store.
-
-    Attributes
-    ----------
-    stimulus_ids : tuple[str, ...], length n
-    layers : dict[int, np.ndarray]
-        Layer index -> float32 array (n, hidden_size).
-    identity : dict[str, str]
-        What made the features (model identity, pooling, ...).
-    stimulus_texts : tuple[str, ...] or None, length n
-        The text each row was computed from, when the store records it (checked against
-        the response store by :func:`brainalign.alignment.read_ridge_inputs`).
-    """
-
-    stimulus_ids: tuple[str, ...]
-    layers: dict[int, np.ndarray] = field(repr=False)
-    identity: dict[str, str]
-    stimulus_texts: tuple[str, ...] | None = field(default=None, repr=False)
-
-    @property
-    def cache_key(self) -> str:
-        return identity_cache_key(self.identity)
-
-
-def write_feature_store(
-    path: str | os.PathLike,
-    stimulus_ids: Sequence[str],
-    features: Mapping[int, np.ndarray],
-    *,
-    identity: Mapping[str, str],
-    stimulus_texts: Sequence[str] | None = None,
-) -> None:
-    """Write features to an HDF5 file atomically.
-
-    Layout: dataset ``layers/{k}`` (n, d) float32 per layer, dataset ``stimulus_ids``
-    (utf-8 strings), optional dataset ``stimulus_texts`` (utf-8 strings), attributes ``identity`` (JSON object), ``cache_key`` (see
-    :func:`identity_cache_key`), each identity item as ``identity.{key}`` (readable with
-    ``h5dump``/``h5ls``), ``layers`` and ``format_version``.
-
-    Parameters
-    ----------
-    path : path-like
-        Destination ``.h5`` file.
-    stimulus_ids : sequence of str, length n
-        Unique ids, in the row order of the arrays.
-    features : mapping int -> array (n, d)
-        As returned by :func:`extract_features`.
-    identity : mapping str -> str
-        Everything the features depend on, e.g.
-        ``{**model_identity(name), "pooling": "mean"}``; compared on read.
-    stimulus_texts : sequence of str, length n, optional
-        The text of each stimulus the features were computed from; recorded so that
-        features of since-changed sentences are detected on read.
-
-    Raises
-    ------
-    DataError
-        Inconsistent shapes, duplicate ids, no layers, non-finite values.
-    """
-    import h5py
-
-    path = Path(path)
-    ids = [str(s) for s in stimulus_ids]
-    if not ids:
-        raise DataError(f"cannot write {path}: no stimulus ids")
-    if len(set(ids)) != len(ids):
-        dupes = sorted({s for s in ids if ids.count(s) > 1})
-        raise DataError(f"cannot write {path}: duplicate stimulus ids {dupes[:5]}")
-    if not features:
-        raise DataError(f"cannot write {path}: no layers given")
-    if stimulus_texts is not None:
-        stimulus_texts = [str(t) for t in stimulus_texts]
-        if len(stimulus_texts) != len(ids):
-            raise DataError(f"cannot write {path}: {len(stimulus_texts)} stimulus texts for {len(ids)} stimulus ids")
-    identity = {str(k): str(v) for k, v in identity.items()}
-    arrays: dict[int, np.ndarray] = {}
-    for layer, array in features.items():
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) < 0:
-            raise DataError(f"cannot write {path}: layer key {layer!r} is not a non-negative integer")
-        array = np.asarray(array, dtype=np.float32)
-        if array.ndim != 2 or array.shape[0] != len(ids):
-            raise DataError(
-                f"cannot write {path}: layer {layer} has shape {array.shape}, expected ({len(ids)}, d) "
-                f"for {len(ids)} stimulus ids"
-            )
-        if not np.isfinite(array).all():
-            raise DataError(f"cannot write {path}: layer {layer} has non-finite values")
-        arrays[int(layer)] = array
-
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            h5.create_dataset("stimulus_ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype("utf-8"))
-            if stimulus_texts is not None:
-                h5.create_dataset(
-                    "stimulus_texts", data=np.array(stimulus_texts, dtype=object), dtype=h5py.string_dtype("utf-8")
-                )
-            group = h5.create_group("layers")
-            for layer in sorted(arrays):
-                group.create_dataset(str(layer), data=arrays[layer])
-            h5.attrs["format_version"] = FEATURE_STORE_FORMAT
-            h5.attrs["identity"] = json.dumps(identity, sort_keys=True, ensure_ascii=False)
-            h5.attrs["cache_key"] = identity_cache_key(identity)
-            h5.attrs["layers"] = np.array(sorted(arrays), dtype=np.int64)
-            for key, value in identity.items():
-                h5.attrs[f"identity.{key}"] = value
-    logger.info("wrote features of %d stimuli, layers %s, to %s", len(ids), sorted(arrays), path)
-
-
-def _describe_identity_difference(stored: Mapping[str, str], expected: Mapping[str, str]) -> tuple[str, str]:
-    keys = sorted(set(stored) | set(expected))
-    differing = [k for k in keys if stored.get(k) != expected.get(k)]
-
-    def show(d: Mapping[str, str]) -> str:
-        return "{" + ", ".join(f"{k}={d.get(k, '<absent>')!s}" for k in differing) + "}"
-
-    return show(stored), show(expected)
-
-
-def read_feature_store(
-    path: str | os.PathLike,
-    *,
-    expected_identity: Mapping[str, str] | None = None,
-    require: Mapping[str, str] | None = None,
-) -> FeatureStore:
-    """Read a feature store written by :func:`write_feature_store`.
-
-    Parameters
-    ----------
-    path : path-like
-    expected_identity : mapping str -> str, optional
-        When given, the stored identity must equal it exactly.
-    require : mapping str -> str, optional
-        Items the stored identity must hold (others may be there too), e.g.
-        ``{"variant": "tiny-gpt2/qa/prompt"}``: a consumer that knows only part of what
-        made the features checks that part.
-
-    Returns
-    -------
-    FeatureStore
-
-    Raises
-    ------
-    DataError
-        Missing, truncated or corrupt file, inconsistent content, or (with
-        ``expected_identity``) features made from something else.
-    """
-    import h5py
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"feature store {path} does not exist; run the features rule to create it")
-    hint = "delete it and rerun the features rule"
-    try:
-        with h5py.File(path, "r") as h5:
-            for name in ("stimulus_ids", "layers"):
-                if name not in h5:
-                    raise DataError(f"feature store {path} has no '{name}' entry; it is not a feature store ({hint})")
-            for name in ("identity", "cache_key"):
-                if name not in h5.attrs:
-                    raise DataError(f"feature store {path} lacks the '{name}' attribute ({hint})")
-            ids = tuple(str(s) for s in h5["stimulus_ids"].asstr()[()])
-            texts = tuple(str(s) for s in h5["stimulus_texts"].asstr()[()]) if "stimulus_texts" in h5 else None
-            identity_raw = h5.attrs["identity"]
-            cache_key = str(h5.attrs["cache_key"])
-            layers: dict[int, np.ndarray] = {}
-            for name, dataset in h5["layers"].items():
-                if not name.isdigit():
-                    raise DataError(f"feature store {path} has a layer named {name!r}, not an integer ({hint})")
-                layers[int(name)] = np.asarray(dataset[()], dtype=np.float32)
-    except DataError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        # h5py raises OSError for a truncated / non-HDF5 file and KeyError/ValueError for
-        # damaged objects inside one.
-        raise DataError(f"feature store {path} is unreadable or corrupt ({type(exc).__name__}: {exc}); {hint}") from exc
-
-    try:
-        identity = json.loads(identity_raw)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"feature store {path} has a malformed identity attribute ({hint})") from exc
-    if not isinstance(identity, dict):
-        raise DataError(f"feature store {path} has a malformed identity attribute ({hint})")
-    identity = {str(k): str(v) for k, v in identity.items()}
-    if identity_cache_key(identity) != cache_key:
-        raise DataError(
-            f"feature store {path}: its cache_key does not match its identity; the file is damaged ({hint})"
-        )
-    if not layers:
-        raise DataError(f"feature store {path} holds no layers ({hint})")
-    if texts is not None and len(texts) != len(ids):
-        raise DataError(f"feature store {path} has {len(texts)} stimulus texts for {len(ids)} stimulus ids ({hint})")
-    for k, array in layers.items():
-        if array.ndim != 2 or array.shape[0] != len(ids):
-            raise DataError(
-                f"feature store {path}: layer {k} has shape {array.shape} "
-                f"but there are {len(ids)} stimulus ids ({hint})"
-            )
-
-    if expected_identity is not None:
-        expected = {str(k): str(v) for k, v in expected_identity.items()}
-        if expected != identity:
-            made_from, asks_for = _describe_identity_difference(identity, expected)
-            raise DataError(
-                f"feature store {path} was made from {made_from} but the config asks for {asks_for}; "
-                "delete it or rerun the features rule"
-            )
-    if require is not None:
-        required = {str(k): str(v) for k, v in require.items()}
-        differing = {k: v for k, v in required.items() if identity.get(k) != v}
-        if differing:
-            made_from, asks_for = _describe_identity_difference(identity, {**identity, **required})
-            raise DataError(
-                f"feature store {path} was made from {made_from} but this job needs {asks_for}; "
-                "it is stale or belongs to another model: delete it and rerun the features rule"
-            )
-    return FeatureStore(
-        stimulus_ids=ids, layers=dict(sorted(layers.items())), identity=identity, stimulus_texts=texts
-    )
