@@ -192,7 +192,6 @@ def test_the_torch_backend_gives_the_same_scores_as_numpy():
     np.testing.assert_allclose(scores[1][numeric].to_numpy(), scores[0][numeric].to_numpy(), rtol=1e-9, atol=1e-12)
 
 
-<<<<<<< HEAD
 def test_subjects_with_two_sessions_get_within_and_cross_session_rows():
     responses, features = _subject()
     statistics = StatisticsSettings(n_bootstrap=50, n_permutations=49)
@@ -219,7 +218,8 @@ def test_subjects_with_two_sessions_get_within_and_cross_session_rows():
             (direction, roi, "2v2"), "score"])
         assert (rows["ci_low"] <= rows["score"]).all() and (rows["score"] <= rows["ci_high"]).all()
     assert table.loc[("decoding", "signal", "2v2", "cross_session"), "p_value"] == pytest.approx(1 / 50)
-=======
+
+
 def test_ridge_inputs_refuse_features_made_with_the_other_token_prefix(tmp_path):
     from brainalign.alignment import read_ridge_inputs
     from brainalign.features import read_feature_store, write_feature_store
@@ -237,4 +237,3 @@ def test_ridge_inputs_refuse_features_made_with_the_other_token_prefix(tmp_path)
         read_ridge_inputs(responses, features, **job, require={"prefix": "true"})
     _, read = read_ridge_inputs(responses, features, **job, require={"prefix": "false"})
     assert read.identity["prefix"] == "false"
->>>>>>> scorer

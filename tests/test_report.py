@@ -52,7 +52,6 @@ def test_summary_without_comparisons_or_simulation():
     assert "SIMULATED" not in text and "the untuned model (layer 4)" in text
 
 
-<<<<<<< HEAD
 def test_above_chance_is_decided_on_q_not_on_the_raw_p():
     scores = _scores()
     # every score has p = 0.04: below 0.05 alone, but not once BH accounts for the many scores
@@ -97,7 +96,8 @@ def test_methods_section_lists_each_methods_grid_and_the_epoch_budget():
     text = to_markdown(methods_blocks(config))
     assert "prompt: learning rates searched 0.01, 0.03, 0.1 (adamw)" in text
     assert "finetune: learning rates searched 2e-05, 5e-05, 0.0001 (adamw)" in text
-=======
+
+
 def test_summary_names_each_tasks_scorer_and_says_when_it_is_not_valid():
     rows = [
         {"model": "gpt", "task": task, "method": method, "metric": "bertscore_f1", "score": 0.5, "n": 4,
@@ -111,4 +111,3 @@ def test_summary_names_each_tasks_scorer_and_says_when_it_is_not_valid():
     assert "gpt / translation: BERTScore by sentence-transformers/all-MiniLM-L6-v2, layer 6, fr references — NOT VALID: why" in text
     assert "gpt / translation / prompt: bertscore_f1 0.500 [0.400, 0.600] (NOT VALID" in text
     assert "gpt / qa / prompt: bertscore_f1 0.500 [0.400, 0.600]\n" in text
->>>>>>> scorer
