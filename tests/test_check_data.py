@@ -51,11 +51,12 @@ def test_paper_config_without_data_names_every_missing_path(tmp_path, monkeypatc
         expected += [f"{bold['raw_dir']}/{subject}/mat/{subject}_ROIs_TR34.mat", f"stim_lists/CSI{number:02d}_stim_lists.txt"]
     expected += [bold["image_dir"], "data/mnist", "data/cifar10/cifar-10-batches-bin"]
     expected += ["hub:EdinburghNLP/xsum", "hub:rajpurkar/squad", "hub:wmt/wmt14", "hub:gpt2", "hub:roberta-large"]
+    expected += ["hub:bert-base-multilingual-cased"]  # the French references' scorer
     expected += ["hub:google/vit-base-patch16-224-in21k"]
     missing = [path for path in expected if path not in out]
     assert not missing, missing
     problems = [line for line in out.splitlines() if line.startswith("PROBLEM")]
-    assert len(problems) == 10 + 1 + 8 + 2 + 3 + 3 and all("-> fix: " in line for line in problems)
+    assert len(problems) == 10 + 1 + 8 + 2 + 3 + 4 and all("-> fix: " in line for line in problems)
 
 
 def _subset(stimuli: SentenceStimuli, rows: slice) -> SentenceStimuli:
