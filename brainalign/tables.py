@@ -47,6 +47,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 """``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
 (see :mod:`brainalign.stats`)."""
+OPTIONAL_COLUMNS: tuple[str, ...] = ("ceiling", "normalised_score")
+"""Columns the gathered tables add after :data:`TABLE_COLUMNS` when noise ceilings are on
+(:func:`brainalign.ceilings.normalise_scores`); kept, in this order, when present."""
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 
 UNTUNED_TASK = "none"
@@ -65,7 +68,8 @@ FLOAT_FORMAT = "%.6f"
 
 
 def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with the table columns in order and rows sorted by the key columns.
+    """Return ``frame`` with the table columns in order (then any :data:`OPTIONAL_COLUMNS`)
+    and rows sorted by the key columns.
 
     Raises
     ------
@@ -75,7 +79,7 @@ def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in TABLE_COLUMNS if column not in frame.columns]
     if missing:
         raise DataError(f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}")
-    frame = frame.loc[:, list(TABLE_COLUMNS)]
+    frame = frame.loc[:, [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]]
     duplicated = frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
     if duplicated.any():
         raise DataError(
