@@ -473,6 +473,11 @@ CONFIG_CASES = {
         "ConfigError",
         "datasets.bold5000.image_dir",
     ),
+    "ceilings-for-an-unconfigured-dataset": (
+        _config_text(lambda c: (c["datasets"].pop("bold5000"), c["models"].pop("tiny-vit"))),
+        "ConfigError",
+        "ceilings.methods",
+    ),
 }
 
 

@@ -64,6 +64,24 @@ def embedded_run(tmp_path_factory):
     return workdir
 
 
+def test_ceilings_and_normalised_scores_come_out_of_the_default(embedded_run):
+    ceilings = pd.read_csv(embedded_run / "results/tables/ceilings.csv", dtype={"subject": str})
+    assert set(zip(ceilings["dataset"], ceilings["method"])) == {
+        ("pereira", "cross-subject"), ("bold5000", "cross-subject"), ("bold5000", "split-half")
+    }
+    assert ceilings["simulated"].all()
+    # Pereira's pure-noise visual network: the ceiling's CI includes chance, so no ratio.
+    visual = ceilings[(ceilings["dataset"] == "pereira") & (ceilings["roi"] == "visual")]
+    chance = visual["metric"].map({"2v2": 0.5, "pearson_r": 0.0})
+    assert ((visual["ci_low"] <= chance) & (chance <= visual["ci_high"])).all()
+    for table in TABLES:
+        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        assert list(scores.columns)[-2:] == ["ceiling", "normalised_score"]
+        assert scores.loc[(scores["dataset"] == "pereira") & (scores["roi"] == "visual"), "normalised_score"].isna().all()
+        language = scores[(scores["dataset"] == "pereira") & (scores["roi"] == "language")]
+        assert language["normalised_score"].notna().all() and language["ceiling"].notna().all()
+
+
 def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):
     for table in TABLES:
         scores = pd.read_csv(embedded_run / table, dtype={"subject": str})

@@ -5,6 +5,7 @@ import sys
 
 # The workflow's own package, also in this (parsing) process: a few config checks use it.
 sys.path.insert(0, workflow.basedir)
+from brainalign.errors import ConfigError
 from brainalign.io import check_output_path
 
 
@@ -486,7 +487,7 @@ def ceiling_methods():
     methods = config["ceilings"]["methods"]
     unknown = [dataset for dataset in methods if dataset not in config["datasets"]]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"config key ceilings.methods names datasets {unknown} that config key datasets does not configure; "
             "remove them or configure the datasets."
         )
