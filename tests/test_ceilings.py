@@ -35,12 +35,11 @@ from brainalign.ceilings import (
     normalise_scores,
     normalising_ceilings,
     read_ceilings,
-    spearman_brown,
-    split_halves,
     write_ceilings,
 )
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore
+from brainalign.split_half import spearman_brown, split_halves
 from brainalign.stats import StatisticsSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,6 +260,13 @@ def test_split_half_ceiling_ranks_rois_by_snr_and_noise_is_at_chance(bold_ceilin
     assert set(bold_ceilings["direction"]) == {"encoding"} and (bold_ceilings["n_stimuli"] == 60).all()
 
 
+
+def test_ceilings_are_deterministic(bold_subject, bold_ceilings):
+    again = compute_ceilings({"bold5000": [bold_subject]}, methods={"bold5000": ["split-half"]}, settings=SETTINGS,
+                             statistics=STATISTICS)
+    pd.testing.assert_frame_equal(again, bold_ceilings)
+
+
 def test_generative_features_reach_the_split_half_ceiling(bold_subject, bold_ceilings):
     stimuli = make_stimulus_set(BOLD_SIMULATION.n_images, BOLD_SIMULATION.image_size, SEED)
     hidden = roi_hidden_features(feature_groups(stimuli), seed=SEED, n_hidden=BOLD_SIMULATION.n_hidden)
@@ -270,7 +276,7 @@ def test_generative_features_reach_the_split_half_ceiling(bold_subject, bold_cei
         one_roi = SubjectResponses(**{**bold_subject.__dict__, "rois": {roi: bold_subject.rois[roi]}, "repeats": None})
         features = FeatureStore(bold_subject.stimulus_ids, {0: hidden[roi][order].astype(np.float32)}, {"variant": roi})
         scores = fit_subject(one_roi, features, settings=SETTINGS, model="m", task="none", method="hidden",
-                             statistics=STATISTICS, ).scores
+                             statistics=STATISTICS).scores
         out, _ = normalise_scores(scores, bold_ceilings, {"bold5000": ["split-half"]})
         r = out[(out["direction"] == "encoding") & (out["metric"] == "pearson_r")].iloc[0]
         bound = ceiling.loc[(roi, "pearson_r")]
