@@ -39,7 +39,6 @@ from brainalign.ceilings import (
 )
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore
-from brainalign.split_half import spearman_brown, split_halves
 from brainalign.stats import StatisticsSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,21 +110,6 @@ def _ceiling(ceilings: pd.DataFrame, **equal) -> pd.Series:
 # --------------------------------------------------------------------------- building blocks
 
 
-def test_spearman_brown_known_values():
-    assert spearman_brown(np.array([0.5]), 2.0)[0] == pytest.approx(2 / 3)
-    assert spearman_brown(np.array([0.5]), 0.5)[0] == pytest.approx(1 / 3)
-    assert spearman_brown(np.array([0.0, 1.0]), 3.0).tolist() == pytest.approx([0.0, 1.0])
-
-
-def test_split_halves_alternate_presentations_in_acquisition_order():
-    index = np.array([4, 1, 4, 1, 4, 1, 4])  # stimulus 4 four times, stimulus 1 three times
-    stimuli, half_a, half_b = split_halves(index)
-    assert stimuli.tolist() == [1, 4]
-    responses = np.arange(7, dtype=float)[:, None]
-    assert (half_a @ responses).ravel().tolist() == pytest.approx([(1 + 5) / 2, (0 + 4) / 2])
-    assert (half_b @ responses).ravel().tolist() == pytest.approx([3.0, (2 + 6) / 2])
-
-
 def test_normalise_scores_formula_preference_and_unreliable_ceiling():
     ceilings = pd.DataFrame([
         {"dataset": "d", "simulated": True, "subject": "s", "roi": "a", "direction": "encoding", "metric": "2v2",
@@ -184,6 +168,11 @@ def test_by_roi_figure_draws_a_ceiling_band_per_roi_and_summary_lists_them(perei
     assert [band.get_ydata()[0] for band in bands] == pytest.approx(expected.loc[rois].tolist())
     text = to_markdown(summary_blocks({"encoding": scores}, pd.DataFrame(), ceilings=ceilings))
     assert "## Noise ceilings" in text and "pereira / language / encoding pearson_r: ceiling" in text
+    from brainalign.report import methods_blocks
+
+    config = {"ceilings": {"enabled": True, "methods": {"pereira": ["cross-subject"]}}}
+    assert any("Noise ceilings (pereira: cross-subject" in str(block.content) for block in methods_blocks(config))
+    assert not any("Noise ceilings" in str(block.content) for block in methods_blocks({}))
 
 
 def test_ceilings_table_round_trip(tmp_path, pereira_ceilings):

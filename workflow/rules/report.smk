@@ -23,6 +23,7 @@ rule ceilings:
     resources:
         mem_mb=mem_mb_from_inputs(20, 1000),
         runtime=runtime_from_inputs(1, 30),
+        **ridge_gpu_resources(),
     conda:
         ridge_conda_env()
     script:
