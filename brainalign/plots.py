@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from brainalign.ceiling_plots import draw_ceiling_bands  # noqa: E402
 from brainalign.comparisons import main_contrast  # noqa: E402
 from brainalign.io import atomic_output  # noqa: E402
 from brainalign.tables import UNTUNED_METHODS, all_pairs, ordered_methods  # noqa: E402
@@ -104,7 +105,7 @@ def _title(dataset: str, model: str, direction: str, layer: int | None = None) -
 
 
 def plot_scores_by_roi(scores: pd.DataFrame, *, dataset: str, model: str, direction: str, layer: int,
-                       metric: str = "2v2") -> Figure:
+                       metric: str = "2v2", ceilings: pd.DataFrame | None = None) -> Figure:
     """Paper Figs 3-4: one panel per tuned method (prompt, finetune, ...), x = ROI, bars = tasks.
 
     Parameters
@@ -114,6 +115,9 @@ def plot_scores_by_roi(scores: pd.DataFrame, *, dataset: str, model: str, direct
     dataset, model, direction : str
     layer : int
     metric : str
+    ceilings : pandas.DataFrame, optional
+        Normalising ceilings (:func:`brainalign.ceilings.normalising_ceilings`); the rows of this
+        dataset, direction and metric are drawn as a band per ROI (:mod:`brainalign.ceiling_plots`).
 
     Returns
     -------
@@ -126,8 +130,11 @@ def plot_scores_by_roi(scores: pd.DataFrame, *, dataset: str, model: str, direct
     rows = _select(scores, dataset=dataset, model=model, direction=direction, layer=layer, metric=metric)
     tuned = ordered_methods(rows.loc[~rows["method"].isin(UNTUNED_METHODS), "method"]) or ["base"]
     rois = sorted(rows["roi"].unique())
+    bands = pd.DataFrame() if ceilings is None else _select(ceilings, dataset=dataset, direction=direction, metric=metric)
     figure, axes = _panels(len(tuned))
     for ax, method in zip(axes, tuned):
+        if not bands.empty:
+            draw_ceiling_bands(ax, bands, rois)
         panel = rows[rows["method"] == method]
         _grouped_bars(ax, panel, x="roi", hue="task", x_order=rois, hue_order=sorted(panel["task"].unique()))
         for untuned, (colour, label) in UNTUNED_STYLE.items():
@@ -342,7 +349,8 @@ def _deepest_layer(frame: pd.DataFrame) -> int | None:
 
 
 def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.DataFrame | None = None,
-                task_scores: pd.DataFrame | None = None, fdr_alpha: float = 0.05) -> Figure:
+                task_scores: pd.DataFrame | None = None, fdr_alpha: float = 0.05,
+                ceilings: pd.DataFrame | None = None) -> Figure:
     """Draw the figure a spec names (the workflow lists the specs; see ``figure_specs`` in common.smk).
 
     Parameters
@@ -355,6 +363,8 @@ def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.
         direction -> long score table.
     comparisons, task_scores : pandas.DataFrame, optional
         Needed by the ``difference`` and ``task_scores`` kinds.
+    ceilings : pandas.DataFrame, optional
+        Normalising ceilings, drawn as bands in the ``by_roi`` figures.
 
     Returns
     -------
@@ -377,7 +387,7 @@ def make_figure(spec: dict, *, scores: dict[str, pd.DataFrame], comparisons: pd.
         common = {"dataset": spec["dataset"], "model": spec["model"], "direction": spec["direction"]}
         if not rows.empty:
             if kind == "by_roi":
-                return plot_scores_by_roi(rows, layer=_deepest_layer(rows), **common)
+                return plot_scores_by_roi(rows, layer=_deepest_layer(rows), ceilings=ceilings, **common)
             if kind == "by_task":
                 return plot_methods_by_task(rows, layer=_deepest_layer(rows), rois=spec.get("rois"), **common)
             if kind == "by_layer":

@@ -129,6 +129,18 @@ def methods_blocks(config: Mapping) -> list[Block]:
         f"+-{smallest['two_vs_two']:g} (2v2) is negligible; a significant one smaller than that is marked as such. "
         f"Seed {config.get('seed', '?')}; every resampling seed derives from it and the row it belongs to."
     )))
+    ceilings = config.get("ceilings", {})
+    if ceilings.get("enabled"):
+        listed = "; ".join(f"{dataset}: {', '.join(methods)}" for dataset, methods in ceilings.get("methods", {}).items())
+        blocks.append(Block("p", (
+            f"Noise ceilings ({listed or 'none configured'}; the first listed normalises a score). Split-half: per voxel "
+            "the correlation between the two halves of the repeated images' presentations, Spearman-Brown corrected "
+            "to the presentations the analysed responses average; encoding r ceiling = mean over voxels of the signed "
+            "square root of that reliability; 2v2 ceiling = 2v2 between the halves; CIs by bootstrap over images. "
+            "Cross-subject: each subject decoded and encoded from the other subjects' responses with the models' folds "
+            "and ridge, a lower bound on the explainable signal when subjects differ. normalised score = (score - "
+            "chance) / (ceiling - chance), not reported when the ceiling's CI includes chance."
+        )))
     return blocks
 
 
@@ -228,6 +240,7 @@ def summary_blocks(
     *,
     task_scores: pd.DataFrame | None = None,
     fdr_alpha: float = 0.05,
+    ceilings: pd.DataFrame | None = None,
 ) -> list[Block]:
     """A short narrative of the main results with their numbers and q-values.
 
@@ -245,6 +258,9 @@ def summary_blocks(
         ``task_scores.csv``.
     fdr_alpha : float
         q below which a contrast is called significant and a score above chance.
+    ceilings : pandas.DataFrame, optional
+        The normalising ceilings (:func:`brainalign.ceilings.normalising_ceilings`): one line
+        per dataset x ROI x direction x metric.
 
     Returns
     -------
@@ -279,6 +295,8 @@ def summary_blocks(
         if lines:
             blocks.append(Block("h2", f"{direction.capitalize()}: the untuned model (layer {layer})"))
             blocks.append(Block("ul", tuple(lines)))
+    if ceilings is not None and not ceilings.empty:
+        blocks += ceiling_blocks(ceilings)
     if not comparisons.empty:
         blocks += _contrast_blocks(comparisons, fdr_alpha=fdr_alpha)
     if task_scores is not None and not task_scores.empty:
@@ -367,6 +385,29 @@ def tuning_blocks(table: pd.DataFrame) -> list[Block]:
             f"Chosen at the edge of its grid (the optimum may lie outside it; widen the grid): {_join(edges)}."
         )))
     return blocks
+
+
+def ceiling_blocks(ceilings: pd.DataFrame) -> list[Block]:
+    """One line per dataset x ROI x direction x metric: the mean ceiling over subjects, each
+    subject's ceiling with its CI, and the method (``ceilings.csv``; see docs/ceilings.md)."""
+    lines = []
+    keys = ["dataset", "roi", "direction", "metric"]
+    for (dataset, roi, direction, metric), rows in ceilings.sort_values([*keys, "subject"]).groupby(keys, sort=True):
+        per_subject = ", ".join(
+            f"{row.subject} {_fmt(row.ceiling)} [{_fmt(row.ci_low)}, {_fmt(row.ci_high)}]" for row in rows.itertuples()
+        )
+        lines.append(
+            f"{dataset} / {roi} / {direction} {metric}: ceiling {_fmt(rows['ceiling'].mean())} "
+            f"({', '.join(sorted(rows['method'].unique()))}; {per_subject})"
+        )
+    return [
+        Block("h2", "Noise ceilings"),
+        Block("p", (
+            "How much stimulus-driven signal each ROI holds (normalised scores in decoding.csv and encoding.csv are "
+            "(score - chance) / (ceiling - chance)); a cross-subject ceiling is a lower bound when subjects differ."
+        )),
+        Block("ul", tuple(lines)),
+    ]
 
 
 def to_markdown(blocks: Sequence[Block]) -> str:

@@ -59,6 +59,12 @@ ALL_PAIRS = "all"
 def all_pairs(scores: pd.DataFrame) -> pd.DataFrame:
     """The rows of a score table scored over all pairs (``pairs == "all"``)."""
     return scores[scores["pairs"] == ALL_PAIRS] if "pairs" in scores.columns else scores
+
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("ceiling", "normalised_score")
+"""Columns the gathered tables add after :data:`TABLE_COLUMNS` when noise ceilings are on
+(:func:`brainalign.ceilings.normalise_scores`); kept, in this order, when present."""
+
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 
 UNTUNED_TASK = "none"
@@ -77,7 +83,8 @@ FLOAT_FORMAT = "%.6f"
 
 
 def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` with the table columns in order and rows sorted by the key columns.
+    """Return ``frame`` with the table columns in order (then any :data:`OPTIONAL_COLUMNS`)
+    and rows sorted by the key columns.
 
     Raises
     ------
@@ -87,7 +94,7 @@ def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [column for column in TABLE_COLUMNS if column not in frame.columns]
     if missing:
         raise DataError(f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}")
-    frame = frame.loc[:, list(TABLE_COLUMNS)]
+    frame = frame.loc[:, [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]]
     duplicated = frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
     if duplicated.any():
         raise DataError(

@@ -18,6 +18,10 @@ written to ``results/brains/bold5000/{subject}.h5`` like Pereira):
 
 - one stimulus per distinct image, in order of first presentation; the response to an image
   is the mean over its presentations (repeats averaged) and over the configured TRs;
+- ``repeats`` keeps the individual presentations of the repeated images (TR-averaged, the same
+  voxels), in acquisition order, for the split-half noise ceiling
+  (:mod:`brainalign.ceilings`); the averaged matrix stays the analysis input. A voxel is kept
+  when it is finite and non-constant over the averaged rows and the presentations together;
 - ``stimulus_ids`` and ``stimulus_texts`` are the image file names (without ``rep_``);
 - ``groups`` (the cross-validation grouping label) is the image itself by default
   (``cv_groups: image``): after averaging, every image is one stimulus, so no image straddles
@@ -42,7 +46,7 @@ import h5py
 import numpy as np
 import scipy.io
 
-from brainalign.brains.store import SubjectResponses, clean_voxels
+from brainalign.brains.store import RepeatedPresentations, SubjectResponses, clean_voxels
 from brainalign.errors import ConfigError, DataError
 from brainalign.io import sha256_file
 
@@ -239,12 +243,14 @@ def load_bold5000(
                 )
             summed[key] = summed[key] + matrix if key in summed else matrix
 
+    repeated_trials = np.flatnonzero(counts[which] > 1)  # presentations of repeated images, in order
     blocks: dict[str, list[np.ndarray]] = {}
     for key, out in keys:
         per_trial = summed[key] / len(mat_paths)
         per_image = np.zeros((len(image_ids), per_trial.shape[1]))
         np.add.at(per_image, which, per_trial)
-        blocks.setdefault(out, []).append(per_image / counts[:, None])
+        # Averaged rows first, then the individual presentations: cleaned together (same voxels).
+        blocks.setdefault(out, []).append(np.vstack([per_image / counts[:, None], per_trial[repeated_trials]]))
     provenance = {
         "loader": "brainalign.brains.bold5000.load_bold5000",
         "trs": ",".join(p.stem.rsplit("_TR", 1)[-1] for p in mat_paths),
@@ -256,9 +262,10 @@ def load_bold5000(
         **{f"source:{p.name}": sha256_file(p) for p in mat_paths},
     }
     sources = ", ".join(map(str, mat_paths))
-    cleaned = {}
+    cleaned, presentations = {}, {}
     for out, parts in blocks.items():
-        cleaned[out], counts_out = clean_voxels(np.hstack(parts), out, sources)
+        stacked, counts_out = clean_voxels(np.hstack(parts), out, sources)
+        cleaned[out], presentations[out] = stacked[: len(image_ids)], stacked[len(image_ids) :]
         provenance[f"voxels:{out}"] = f"{counts_out['kept']} kept of {counts_out['total']}"
     logger.info(
         "subject %s: %d trials -> %d images (%d repeated); TR files %s",
@@ -274,6 +281,7 @@ def load_bold5000(
         rois=cleaned,
         simulated=simulated,
         provenance=provenance,
+        repeats=RepeatedPresentations(which[repeated_trials], presentations) if repeated_trials.size else None,
     )
 
 

@@ -12,6 +12,12 @@ store. HDF5 layout (format version 2)::
     /rois/<name>           (n, n_voxels) float32, NaN-free; insertion order tracked
     /provenance/keys       (m,) utf-8 strings
     /provenance/values     (m,) utf-8 strings
+    /repeats/stimulus_index  (P,) int32, optional: the stimulus (row) of each individual presentation
+    /repeats/rois/<name>     (P, n_voxels) float32: that presentation's response (same voxels as /rois)
+
+``/repeats`` (BOLD5000: the individual presentations of repeated images, for the split-half
+noise ceiling of :mod:`brainalign.ceilings`) is optional, so format-2 stores written before it
+existed still read (with ``repeats = None``).
 
 Also here: :func:`clean_voxels`, which every loader uses to drop unusable voxels.
 """
@@ -36,6 +42,37 @@ FORMAT_VERSION = 2  # 2 added /sessions
 #: The session label of every stimulus when a dataset has one acquisition block (sessions=None).
 SINGLE_SESSION = "single"
 _STR = h5py.string_dtype("utf-8")
+
+
+@dataclass(frozen=True, eq=False)
+class RepeatedPresentations:
+    """The individual presentations of stimuli shown more than once (kept for noise ceilings).
+
+    Attributes
+    ----------
+    stimulus_index : ndarray of int, shape (P,)
+        Row of :attr:`SubjectResponses.stimulus_ids` each presentation showed, presentations
+        in acquisition order; every indexed stimulus appears at least twice.
+    rois : dict of str to ndarray
+        ROI name -> (P, n_voxels) float32 responses, the same ROIs and voxels (columns) as
+        :attr:`SubjectResponses.rois`, whose row of a repeated stimulus is the mean of these.
+    """
+
+    stimulus_index: np.ndarray
+    rois: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stimulus_index", np.asarray(self.stimulus_index, dtype=np.int64).ravel())
+        try:
+            rois = {str(k): np.ascontiguousarray(v, dtype=np.float32) for k, v in dict(self.rois).items()}
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"repeated presentations: ROI matrices must be numeric arrays ({exc}).") from exc
+        object.__setattr__(self, "rois", rois)
+
+    @property
+    def n_presentations(self) -> int:
+        """Number of presentations P."""
+        return int(self.stimulus_index.size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +101,9 @@ class SubjectResponses:
         The acquisition block of each stimulus (Pereira: the experiment, scanned in its own
         sessions). Blocks can differ by an offset that carries no stimulus information.
         ``None`` means one block: every entry becomes :data:`SINGLE_SESSION`.
+    repeats : RepeatedPresentations, optional
+        The individual presentations of the stimuli shown more than once (BOLD5000's ``rep_``
+        trials); ``rois`` keeps their mean, which stays the analysis input.
 
     Raises
     ------
@@ -85,6 +125,7 @@ class SubjectResponses:
     simulated: bool
     provenance: dict[str, str]
     sessions: tuple[str, ...] | None = None
+    repeats: RepeatedPresentations | None = None
 
     def __post_init__(self) -> None:
         if self.sessions is None:
@@ -162,6 +203,26 @@ class SubjectResponses:
         bad_prov = {k: v for k, v in self.provenance.items() if not isinstance(k, str) or not isinstance(v, str)}
         if bad_prov:
             raise DataError(f"subject {self.subject}: provenance keys and values must be strings, got {bad_prov!r}.")
+        if self.repeats is not None:
+            self._validate_repeats(self.repeats)
+
+    def _validate_repeats(self, repeats: RepeatedPresentations) -> None:
+        where = f"subject {self.subject}: repeated presentations"
+        index = repeats.stimulus_index
+        if index.size and (index.min() < 0 or index.max() >= self.n_stimuli):
+            raise DataError(f"{where} index stimuli outside 0..{self.n_stimuli - 1}.")
+        if (np.bincount(index, minlength=self.n_stimuli)[np.unique(index)] < 2).any():
+            raise DataError(f"{where}: every stimulus listed must have at least 2 presentations.")
+        if list(repeats.rois) != list(self.rois):
+            raise DataError(f"{where} have ROIs {list(repeats.rois)}, the responses {list(self.rois)}.")
+        for roi, matrix in repeats.rois.items():
+            if matrix.shape != (index.size, self.rois[roi].shape[1]):
+                raise DataError(
+                    f"{where}: ROI {roi!r} has shape {matrix.shape}, expected ({index.size}, "
+                    f"{self.rois[roi].shape[1]}) (one row per presentation, the ROI's voxels)."
+                )
+            if not np.isfinite(matrix).all():
+                raise DataError(f"{where}: ROI {roi!r} contains NaN or infinite values.")
 
 
 def record_voxel_counts(provenance: dict[str, str], roi: str, counts: dict[str, int]) -> None:
@@ -257,6 +318,14 @@ def write_subject_store(path: str | os.PathLike, responses: SubjectResponses) ->
             prov = h5.create_group("provenance")
             prov.create_dataset("keys", data=list(responses.provenance.keys()), dtype=_STR, track_times=False)
             prov.create_dataset("values", data=list(responses.provenance.values()), dtype=_STR, track_times=False)
+            if responses.repeats is not None:
+                repeats = h5.create_group("repeats")
+                repeats.create_dataset(
+                    "stimulus_index", data=responses.repeats.stimulus_index, dtype=np.int32, track_times=False
+                )
+                repeat_rois = repeats.create_group("rois", track_order=True)
+                for roi, matrix in responses.repeats.rois.items():
+                    repeat_rois.create_dataset(roi, data=matrix, dtype=np.float32, track_times=False)
     logger.info(
         "wrote %s: %d stimuli, ROIs %s", path, responses.n_stimuli,
         {roi: m.shape[1] for roi, m in responses.rois.items()},
@@ -307,6 +376,12 @@ def read_subject_store(path: str | os.PathLike, *, subject: str | None = None) -
             rois = {roi: np.asarray(h5["rois"][roi][()], dtype=np.float32) for roi in h5["rois"]}
             keys = h5["provenance/keys"].asstr()[()]
             values = h5["provenance/values"].asstr()[()]
+            repeats = None
+            if "repeats" in h5:
+                repeats = RepeatedPresentations(
+                    stimulus_index=h5["repeats/stimulus_index"][()],
+                    rois={roi: h5["repeats/rois"][roi][()] for roi in h5["repeats/rois"]},
+                )
     except DataError:
         raise
     except KeyError as exc:
@@ -324,6 +399,7 @@ def read_subject_store(path: str | os.PathLike, *, subject: str | None = None) -
             groups=strings["groups"],
             sessions=strings["sessions"],
             rois=rois,
+            repeats=repeats,
             simulated=simulated,
             provenance=dict(zip(keys, values, strict=True)),
         )

@@ -103,8 +103,8 @@ def test_an_aggregate_rule_refuses_tables_of_another_configuration(embedded_run,
     the summary refuses rows of a subject this configuration does not list, and writes nothing."""
     tables = tmp_path / "results" / "tables"
     tables.mkdir(parents=True)
-    for name in ("decoding.csv", "encoding.csv", "comparisons.csv", "task_scores.csv"):
-        shutil.copy(embedded_run / "results" / "tables" / name, tables / name)
+    for table in (embedded_run / "results" / "tables").glob("*.csv"):  # every input the summary reads
+        shutil.copy(table, tables / table.name)
     config = yaml.safe_load((embedded_run / "small-budget.yaml").read_text())
     config["datasets"]["pereira"]["subjects"] = ["S01"]  # the tables also hold S02
     (tmp_path / "one-subject.yaml").write_text(yaml.safe_dump(config))
@@ -117,6 +117,24 @@ def test_an_aggregate_rule_refuses_tables_of_another_configuration(embedded_run,
     assert "does not belong to configuration 'default'" in output and "pereira/S02/tiny-gpt2" in output, output[-3000:]
     assert not (tmp_path / "results" / "summary.md").exists()
     assert not (tmp_path / "results" / "report" / "summary.html").exists()
+
+
+def test_ceilings_and_normalised_scores_come_out_of_the_default(embedded_run):
+    ceilings = pd.read_csv(embedded_run / "results/tables/ceilings.csv", dtype={"subject": str})
+    assert set(zip(ceilings["dataset"], ceilings["method"])) == {
+        ("pereira", "cross-subject"), ("bold5000", "cross-subject"), ("bold5000", "split-half")
+    }
+    assert ceilings["simulated"].all()
+    # Pereira's pure-noise visual network: the ceiling's CI includes chance, so no ratio.
+    visual = ceilings[(ceilings["dataset"] == "pereira") & (ceilings["roi"] == "visual")]
+    chance = visual["metric"].map({"2v2": 0.5, "pearson_r": 0.0})
+    assert ((visual["ci_low"] <= chance) & (chance <= visual["ci_high"])).all()
+    for table in TABLES:
+        scores = pd.read_csv(embedded_run / table, dtype={"subject": str})
+        assert list(scores.columns)[-2:] == ["ceiling", "normalised_score"]
+        assert scores.loc[(scores["dataset"] == "pereira") & (scores["roi"] == "visual"), "normalised_score"].isna().all()
+        language = scores[(scores["dataset"] == "pereira") & (scores["roi"] == "language")]
+        assert language["normalised_score"].notna().all() and language["ceiling"].notna().all()
 
 
 def test_tables_have_the_base_model_and_every_task_x_method(embedded_run):

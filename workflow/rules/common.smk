@@ -5,6 +5,7 @@ import sys
 
 # The workflow's own package, also in this (parsing) process: a few config checks use it.
 sys.path.insert(0, workflow.basedir)
+from brainalign.errors import ConfigError
 from brainalign.io import check_output_path
 from brainalign.provenance import check_results_root, record_run
 from brainalign.tasks.text_local import local_input_files, local_split_paths
@@ -560,6 +561,8 @@ def figure_inputs(wildcards):
     }
     if config["tasks"]:
         inputs["task_scores"] = res("tables/task_scores.csv")
+    if ceilings_enabled():
+        inputs["ceilings"] = res("tables/ceilings.csv")
     return inputs
 
 
@@ -578,3 +581,33 @@ def report_targets():
     if tuned_checkpoints():
         figures += [res("tables/tuning.csv"), res("figures/tuning_curves.png"), res("figures/tuning_curves.svg")]
     return [res("tables/comparisons.csv"), *figures, res("summary.md"), res("report/summary.html")]
+
+
+# --- noise ceilings (rule ceilings in report.smk; brainalign.ceilings, docs/ceilings.md)
+
+
+def ceilings_enabled():
+    return bool(config["ceilings"]["enabled"])
+
+
+def ceiling_methods():
+    """Config ceilings.methods for the datasets some model is scored on (dataset -> methods)."""
+    methods = config["ceilings"]["methods"]
+    unknown = [dataset for dataset in methods if dataset not in config["datasets"]]
+    if unknown:
+        raise ConfigError(
+            f"config key ceilings.methods names datasets {unknown} that config key datasets does not configure; "
+            "remove them or configure the datasets."
+        )
+    scored = {model_config(model)["dataset"] for model in config["models"]}
+    return {dataset: list(listed) for dataset, listed in methods.items() if dataset in scored}
+
+
+def ceiling_stores(wildcards):
+    """The ceilings rule's inputs: every subject store of each dataset with ceilings, by dataset."""
+    return {dataset: subject_stores(dataset) for dataset in ceiling_methods()}
+
+
+def ceiling_table():
+    """tables/ceilings.csv when ceilings are on (an input of tables, figures and summary), else nothing."""
+    return [res("tables/ceilings.csv")] if ceilings_enabled() else []

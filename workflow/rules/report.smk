@@ -4,9 +4,36 @@
 # report() make up `snakemake --report results/report.html` (captions in workflow/report/).
 
 
+# Noise ceilings per subject x ROI (split-half over repeated images, cross-subject with the
+# models' own folds and ridge); the tables rule joins them as ceiling and normalised_score.
+rule ceilings:
+    input:
+        unpack(ceiling_stores),
+    output:
+        report(res("tables/ceilings.csv"), caption="../report/ceilings.rst", category="Tables", labels={"table": "ceilings"}),
+    params:
+        methods=ceiling_methods(),
+        settings=ridge_settings(),
+        statistics=config["statistics"],
+    log:
+        res("logs/ceilings.log"),
+    benchmark:
+        res("benchmarks/ceilings.tsv")
+    threads: 1
+    resources:
+        mem_mb=mem_mb_from_inputs(20, 1000),
+        runtime=runtime_from_inputs(1, 30),
+        **ridge_gpu_resources(),
+    conda:
+        ridge_conda_env()
+    script:
+        "../scripts/ceilings.py"
+
+
 rule tables:
     input:
-        ridge_outputs(),
+        scores=ridge_outputs(),
+        ceilings=ceiling_table(),
     output:
         decoding=report(
             res("tables/decoding.csv"), caption="../report/decoding.rst", category="Tables", labels={"table": "decoding"}
@@ -23,6 +50,7 @@ rule tables:
     params:
         pivot_metric="2v2",
         configured=configured_variants(),
+        ceiling_methods=ceiling_methods() if ceilings_enabled() else {},
     log:
         res("logs/tables.log"),
     benchmark:
@@ -105,6 +133,7 @@ rule figures:
         specs=figure_specs(),
         fdr_alpha=config["statistics"]["fdr_alpha"],
         configured=configured_variants(),
+        ceiling_methods=ceiling_methods() if ceilings_enabled() else {},
     log:
         res("logs/figures.log"),
     benchmark:
@@ -129,6 +158,7 @@ rule summary:
         config=config,
         fdr_alpha=config["statistics"]["fdr_alpha"],
         configured=configured_variants(),
+        ceiling_methods=ceiling_methods() if ceilings_enabled() else {},
     log:
         res("logs/summary.log"),
     benchmark:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from brainalign.ceilings import normalising_ceilings, read_ceilings
 from brainalign.comparisons import read_comparisons
 from brainalign.io import atomic_output, setup_logging
 from brainalign.provenance import ConfiguredVariants
@@ -16,8 +17,15 @@ task_scores = read_task_scores(snakemake.input.task_scores) if "task_scores" in 
 comparisons = read_comparisons(snakemake.input.comparisons)
 ConfiguredVariants(**snakemake.params.configured).check_report_inputs(scores, comparisons, task_scores, snakemake.input)
 tuning = tuning_blocks(read_tuning_table(snakemake.input.tuning)) if "tuning" in snakemake.input.keys() else []
+ceilings = (
+    normalising_ceilings(read_ceilings(snakemake.input.ceilings), snakemake.params.ceiling_methods)
+    if "ceilings" in snakemake.input.keys()
+    else None
+)
 blocks = (
-    summary_blocks(scores, comparisons, task_scores=task_scores, fdr_alpha=snakemake.params.fdr_alpha)
+    summary_blocks(
+        scores, comparisons, task_scores=task_scores, fdr_alpha=snakemake.params.fdr_alpha, ceilings=ceilings
+    )
     + tuning
     + methods_blocks(snakemake.params.config)
 )
