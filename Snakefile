@@ -33,6 +33,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/common_vision.smk"
+include: "workflow/rules/common_report.smk"
 include: "workflow/rules/resources.smk"
 include: "workflow/rules/brains.smk"
 include: "workflow/rules/tasks.smk"
@@ -42,6 +44,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/ridge.smk"
 include: "workflow/rules/report.smk"
+
+
+# The results root records each run's configuration (not on dry-runs: a plan leaves no trace).
+onstart:
+    record_this_run()
 
 
 rule all:
