@@ -51,7 +51,9 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEVICES",
     "Fold",
+    "alphas_at_grid_edge",
     "check_backend",
+    "chosen_alphas_label",
     "cross_val_predict_ridge",
     "grouped_folds",
     "ridge_loo_errors",
@@ -308,3 +310,37 @@ def cross_val_predict_ridge(
     if was_1d:
         predictions = predictions[:, 0]
     return (predictions, chosen) if return_alphas else predictions
+
+
+def chosen_alphas_label(chosen: ArrayLike) -> str:
+    """The alphas chosen per outer fold as one table cell, e.g. ``"100;100;1000;100;100"``.
+
+    Parameters
+    ----------
+    chosen : array-like of shape (n_folds,) or (n_folds, n_targets)
+        As returned by :func:`cross_val_predict_ridge` with ``return_alphas``; with one alpha
+        per target, each fold contributes the median over its targets.
+
+    Returns
+    -------
+    str
+        One value per fold in fold order, joined with ``;``, each with 6 significant digits
+        (``format(alpha, "g")``).
+    """
+    chosen = np.asarray(chosen, dtype=np.float64)
+    per_fold = np.median(chosen, axis=1) if chosen.ndim == 2 else chosen
+    return ";".join(f"{alpha:g}" for alpha in per_fold)
+
+
+def alphas_at_grid_edge(chosen: ArrayLike, alphas: ArrayLike) -> bool:
+    """Whether any fold's chosen alpha (per-target: its median) is the smallest or largest of ``alphas``.
+
+    Such a choice may be limited by the grid rather than by the data. A grid of one alpha
+    has no edge to warn about.
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.size < 2:
+        return False
+    chosen = np.asarray(chosen, dtype=np.float64)
+    per_fold = np.median(chosen, axis=1) if chosen.ndim == 2 else chosen
+    return bool(np.any((per_fold <= alphas.min()) | (per_fold >= alphas.max())))

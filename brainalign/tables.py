@@ -44,9 +44,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
     "p_value",
+    "alphas",
 )
 """``ci_low``/``ci_high``: bootstrap CI over stimuli; ``p_value``: permutation p against chance
-(see :mod:`brainalign.stats`)."""
+(see :mod:`brainalign.stats`); ``alphas``: the ridge penalty chosen in each outer fold, joined
+with ``;`` (median over targets per fold with ``ridge.per_target_alpha``;
+:func:`brainalign.ridge.chosen_alphas_label`)."""
 DIRECTIONS: tuple[str, ...] = ("decoding", "encoding")
 
 UNTUNED_TASK = "none"
@@ -93,7 +96,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a score table written by :func:`write_table`."""
     try:
-        frame = pd.read_csv(path, dtype={"subject": str, "roi": str, "task": str})
+        frame = pd.read_csv(path, dtype={"subject": str, "roi": str, "task": str, "alphas": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"cannot read score table {path}: {error}; delete it and rerun") from error
     return canonical_table(frame)
