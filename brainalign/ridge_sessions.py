@@ -63,7 +63,7 @@ def check_sessions_are_trained(
         untrained = np.setdiff1d(np.unique(codes[test]), np.unique(codes[train]))
         if untrained.size:
             raise DataError(
-                f"session {labels[untrained[0]]!r} has no training rows in outer fold {number}, so its offset "
+                f"session '{labels[untrained[0]]}' has no training rows in outer fold {number}, so its offset "
                 "cannot be removed without using held-out rows; a session must span several CV groups "
                 "(check the session and group labels, or lower ridge.n_folds)"
             )

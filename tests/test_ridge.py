@@ -9,7 +9,13 @@ from sklearn.preprocessing import StandardScaler
 
 from brainalign.errors import ConfigError, DataError
 from brainalign.metrics import pearson_per_column
-from brainalign.ridge import cross_val_predict_ridge, grouped_folds, ridge_loo_errors
+from brainalign.ridge import (
+    alphas_at_grid_edge,
+    chosen_alphas_label,
+    cross_val_predict_ridge,
+    grouped_folds,
+    ridge_loo_errors,
+)
 
 # (n_samples, n_features): the first uses the dual (kernel) form in every training fold,
 # the second the primal form.
@@ -273,3 +279,40 @@ def test_few_and_many_folds_match_sklearn_ridgecv(n_folds):
         np.testing.assert_allclose(
             predictions[test], reference.predict(scaler.transform(X[test])) * std + mean, rtol=1e-6, atol=1e-9
         )
+
+
+@pytest.mark.parametrize("shape", REGIMES.values(), ids=REGIMES.keys())
+def test_standardised_alpha_choice_ignores_the_scale_of_a_target_and_the_centred_choice_does_not(shape):
+    X, Y, groups = _problem(*shape, seed=21)
+    rng = np.random.default_rng(22)
+    Y[:, 0] = rng.standard_normal(Y.shape[0])  # a noise target, best fitted by the largest alpha
+    rescaled = Y.copy()
+    rescaled[:, 0] *= 1000.0  # e.g. a "rogue" high-variance dimension of a language model
+    alphas = np.logspace(-2, 5, 8)
+    folds = grouped_folds(groups, 5)
+    predictions, chosen = cross_val_predict_ridge(X, Y, alphas, folds, groups=groups, return_alphas=True)
+    predictions_rescaled, chosen_rescaled = cross_val_predict_ridge(
+        X, rescaled, alphas, folds, groups=groups, return_alphas=True
+    )
+    np.testing.assert_array_equal(chosen_rescaled, chosen)
+    np.testing.assert_allclose(predictions_rescaled[:, 0], 1000.0 * predictions[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(predictions_rescaled[:, 1:], predictions[:, 1:], rtol=1e-9)
+    # Targets only centred (the choice before issue 12): the rescaled column dominates.
+    _, centred_chosen = cross_val_predict_ridge(
+        X, Y, alphas, folds, groups=groups, return_alphas=True, standardize_targets=False
+    )
+    _, centred_chosen_rescaled = cross_val_predict_ridge(
+        X, rescaled, alphas, folds, groups=groups, return_alphas=True, standardize_targets=False
+    )
+    assert np.all(centred_chosen_rescaled > centred_chosen)
+
+
+def test_chosen_alphas_label_and_grid_edge():
+    assert chosen_alphas_label([100.0, 100.0, 1000.0, 100.0, 100.0]) == "100;100;1000;100;100"
+    assert chosen_alphas_label(np.logspace(-2, 6, 10)[[6, 5]]) == "2154.43;278.256"
+    assert chosen_alphas_label([[1.0, 10.0, 100.0], [0.1, 0.1, 10.0]]) == "10;0.1"  # median per fold
+    grid = [0.1, 1.0, 10.0]
+    assert not alphas_at_grid_edge([1.0, 1.0], grid)
+    assert alphas_at_grid_edge([1.0, 10.0], grid) and alphas_at_grid_edge([0.1, 1.0], grid)
+    assert alphas_at_grid_edge([[0.1, 0.1, 1.0], [1.0, 1.0, 1.0]], grid)
+    assert not alphas_at_grid_edge([1.0], [1.0])
