@@ -18,7 +18,7 @@ from brainalign.ridge_loo import (
     standardise_in_place,
     standardise_new_rows,
 )
-from brainalign.ridge_sessions import session_means
+from brainalign.ridge_sessions import session_means, subtract_session_means
 
 Sessions = tuple[NDArray[np.intp], int]
 """Session code of every sample (n_samples,) and the number of sessions."""
@@ -66,7 +66,7 @@ def fit_and_predict_fold(
         codes, n_sessions = sessions
         np.take(X, train, axis=0, out=training_inputs, mode="clip")
         input_means = session_means(training_inputs, codes[train], n_sessions)
-        training_inputs -= input_means[codes[train]]
+        subtract_session_means(training_inputs, codes[train], input_means)
         mean, scale = standardise_in_place(training_inputs, standardize)
         offsets = input_means[codes[test]] + mean
     test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, offsets, scale)
@@ -85,7 +85,7 @@ def fit_and_predict_fold(
 
     training_targets = Y[train]
     if sessions is not None:
-        training_targets -= session_means(training_targets, codes[train], n_sessions)[codes[train]]
+        subtract_session_means(training_targets, codes[train], session_means(training_targets, codes[train], n_sessions))
     target_mean = training_targets.mean(axis=0)
     centred_targets = np.subtract(training_targets, target_mean, out=training_targets)
     # The per-target choice does not depend on the targets' scale; the pooled one does.

@@ -86,6 +86,26 @@ def session_means(values: NDArray[np.float64], codes: NDArray[np.intp], n_sessio
     return (indicator @ values) / counts[:, None]
 
 
+def subtract_session_means(
+    rows: NDArray[np.float64], codes: NDArray[np.intp], means: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``rows -= means[codes]`` in place, and return ``rows``.
+
+    Sessions usually come in blocks (Pereira: experiment 2, then 3), so the rows of a fold form
+    a few runs of one session; each run is then shifted through a slice, with no
+    (n_rows x n_columns) temporary. Interleaved sessions fall back to the gathered means.
+    """
+    boundaries = np.flatnonzero(np.diff(codes)) + 1
+    if boundaries.size >= 16:
+        rows -= means[codes]
+        return rows
+    starts = np.concatenate([[0], boundaries])
+    stops = np.concatenate([boundaries, [codes.size]])
+    for start, stop in zip(starts, stops):
+        rows[start:stop] -= means[codes[start]]
+    return rows
+
+
 def session_centred_targets(
     Y: ArrayLike, sessions: ArrayLike | None, folds: Sequence[tuple[ArrayLike, ArrayLike]]
 ) -> NDArray[np.float64]:

@@ -132,3 +132,14 @@ def test_a_planted_session_offset_without_stimulus_signal_decodes_at_chance(plan
     assert np.mean(centred) == pytest.approx(0.5, abs=0.02)
     assert np.mean(scored_raw) == pytest.approx(0.5, abs=0.02)
     assert np.mean(uncentred) > 0.6 and min(uncentred) > 0.55
+
+
+def test_subtracting_session_means_by_runs_equals_the_gathered_subtraction():
+    from brainalign.ridge_sessions import session_means, subtract_session_means
+
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal((60, 5))
+    for codes in (np.repeat([0, 1, 2], 20), rng.integers(0, 3, 60)):  # blocks (slices) and interleaved (gather)
+        means = session_means(values, codes, 3)
+        np.testing.assert_array_equal(subtract_session_means(values.copy(), codes, means), values - means[codes])
+        np.testing.assert_allclose(session_means(values - means[codes], codes, 3), 0.0, atol=1e-15)
