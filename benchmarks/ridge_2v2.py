@@ -50,7 +50,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from brainalign.metrics import two_vs_two
-from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds, session_centred_targets
 from brainalign.io import write_report_files
 
 
@@ -257,9 +257,11 @@ def main() -> None:
                 "speedup_of_ours": naive_time / ours_time,
             }
 
-        # 2v2 on the out-of-fold decoding predictions: all n (n - 1) / 2 pairs.
+        # 2v2 on the out-of-fold decoding predictions: all n (n - 1) / 2 pairs, against the
+        # session-centred embeddings that (a) predicts.
+        centred_embeddings = session_centred_targets(embeddings, sessions, folds)
         two_vs_two_time, two_vs_two_times, accuracy = timed(
-            lambda: two_vs_two(ours, embeddings), args.two_vs_two_repeats
+            lambda: two_vs_two(ours, centred_embeddings), args.two_vs_two_repeats
         )
         results["two_vs_two"] = {
             "milliseconds_median": 1e3 * two_vs_two_time,

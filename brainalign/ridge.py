@@ -44,7 +44,13 @@ from brainalign.ridge_loo import (
     pooled_loo_mean_squared_errors_dual,
     standardise_in_place,
 )
-from brainalign.ridge_sessions import check_sessions_are_trained, session_codes, session_centred_targets
+from brainalign.ridge_sessions import (
+    check_sessions_are_trained,
+    session_centred_targets,
+    session_codes,
+    session_means,
+    subtract_session_means,
+)
 
 __all__ = [
     "BACKENDS",
@@ -136,6 +142,7 @@ def ridge_loo_errors(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     groups: ArrayLike | None = None,
     standardize_targets: bool = False,
+    sessions: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
     """Mean squared leave-one-out (or leave-one-group-out) error of ridge with an intercept, per alpha.
 
@@ -162,6 +169,10 @@ def ridge_loo_errors(
         Group labels: leave out one whole group at a time. ``None``: single rows.
     standardize_targets : bool, default=False
         Errors of the targets scaled to unit variance (ddof=0) instead of in their units.
+    sessions : array-like of shape (n_samples,), optional
+        Session labels: one unpenalised intercept per session (inputs and targets centred
+        per session, as :func:`cross_val_predict_ridge` does), refitted without each left-out
+        row or group, like the session means of the retained rows.
 
     Returns
     -------
@@ -175,11 +186,17 @@ def ridge_loo_errors(
     groups = check_labels(groups, X.shape[0], "groups")
     if groups is not None and np.unique(groups).size < 2:
         raise DataError("leave-one-group-out needs at least 2 groups")
-    blocks = None if groups is None else GroupBlocks.from_labels(groups)
     standardised = np.array(X, dtype=np.float64)
-    standardise_in_place(standardised, standardize)
-    basis = EigenBasis.from_training(standardised)
     centred_targets = Y.astype(np.float64) - Y.mean(axis=0, dtype=np.float64)
+    coded, leverage = session_codes(sessions, X.shape[0]), None
+    if coded is not None:
+        codes, n_sessions = coded[0], coded[1].size
+        subtract_session_means(standardised, codes, session_means(standardised, codes, n_sessions))
+        subtract_session_means(centred_targets, codes, session_means(centred_targets, codes, n_sessions))
+        leverage = 1.0 / np.bincount(codes)[codes]
+    blocks = None if groups is None else GroupBlocks.from_labels(groups, None if coded is None else coded[0])
+    standardise_in_place(standardised, standardize)
+    basis = EigenBasis.from_training(standardised, intercept_leverage=leverage)
     if standardize_targets:
         standardise_in_place(centred_targets, True)
     if pooled and basis.form == "dual":

@@ -59,16 +59,20 @@ def fit_and_predict_fold(
     """
     n_train, n_test = train.size, test.size
     training_inputs = buffer[:n_train]
+    leverage = None
     if sessions is None:
         mean, scale = standardise_in_place(training_inputs, standardize, source=(X, train))
         offsets = mean
     else:
         codes, n_sessions = sessions
+        train_codes = codes[train]
         np.take(X, train, axis=0, out=training_inputs, mode="clip")
-        input_means = session_means(training_inputs, codes[train], n_sessions)
-        subtract_session_means(training_inputs, codes[train], input_means)
+        input_means = session_means(training_inputs, train_codes, n_sessions)
+        subtract_session_means(training_inputs, train_codes, input_means)
         mean, scale = standardise_in_place(training_inputs, standardize)
         offsets = input_means[codes[test]] + mean
+        # Centring per session fits one unpenalised intercept per session; the LOO refits them.
+        leverage = 1.0 / np.bincount(train_codes, minlength=n_sessions)[train_codes]
     test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, offsets, scale)
     if n_train <= X.shape[1] and 3 * n_test <= n_train:
         # Dual form with few test rows (4 folds or more): the training kernel and the
@@ -77,20 +81,20 @@ def fit_and_predict_fold(
         # a thin general one (~10% at 500 + 125 rows).
         rows = buffer[: n_train + n_test]
         kernel = rows @ rows.T
-        basis = EigenBasis.from_training(training_inputs, kernel=kernel[:n_train, :n_train])
+        basis = EigenBasis.from_training(training_inputs, kernel=kernel[:n_train, :n_train], intercept_leverage=leverage)
         test_transform = kernel[n_train:, :n_train] @ basis.basis
     else:
-        basis = EigenBasis.from_training(training_inputs)
+        basis = EigenBasis.from_training(training_inputs, intercept_leverage=leverage)
         test_transform = basis.transform(test_inputs)
 
     training_targets = Y[train]
     if sessions is not None:
-        subtract_session_means(training_targets, codes[train], session_means(training_targets, codes[train], n_sessions))
+        subtract_session_means(training_targets, train_codes, session_means(training_targets, train_codes, n_sessions))
     target_mean = training_targets.mean(axis=0)
     centred_targets = np.subtract(training_targets, target_mean, out=training_targets)
     # The per-target choice does not depend on the targets' scale; the pooled one does.
     scale_of_targets = target_scale(centred_targets) if standardize_targets and not per_target_alpha else None
-    blocks = None if groups is None else GroupBlocks.from_labels(groups[train])
+    blocks = None if groups is None else GroupBlocks.from_labels(groups[train], None if sessions is None else train_codes)
     if not per_target_alpha and basis.form == "dual":
         # One alpha for all targets: neither the LOO errors nor the predictions need
         # the n_train x n_targets projection U^T Y, only n_train x n_train matrices.

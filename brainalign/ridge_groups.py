@@ -10,8 +10,11 @@ in the single-row LOO), the residuals of group ``g`` left out are
 
 (the leave-group-out identity of linear smoothers), where ``H_gg`` is the (m x m) diagonal
 block of the group's rows. From the eigendecomposition ``U diag(s) U^T`` of the fold,
-``I - H_gg = U_g diag(a / (s + a)) U_g^T - 1/n`` (dual form, ``U`` complete) or
-``I - X_g V diag(1 / (s + a)) V^T X_g^T - 1/n`` (primal form). Each block (m x m, m the group
+``I - H_gg = U_g diag(a / (s + a)) U_g^T - P_gg`` (dual form, ``U`` complete) or
+``I - X_g V diag(1 / (s + a)) V^T X_g^T - P_gg`` (primal form), where ``P`` is the hat matrix of
+the unpenalised intercepts: ``1/n`` everywhere for one intercept, ``1/n_s`` within session ``s``
+for one per session (the model that centring per session fits), so that leaving a group out
+refits the session means too. Each block (m x m, m the group
 size) is decomposed as ``W diag(lambda) W^T``, so that ``||e_g||^2 = sum_k (w_k^T r_g)^2 /
 lambda_k^2``: a batched eigendecomposition of tiny matrices per alpha, never a refit.
 
@@ -46,6 +49,9 @@ class GroupBlocks:
         1 on the diagonal at pads, else 0 (makes every padded block invertible).
     member_identity : ndarray of shape (n_groups, size, size), float64
         1 on the diagonal at members, else 0.
+    intercept : ndarray of shape (n_groups, size, size), float64
+        The block of the intercepts' hat matrix: ``1 / n_train`` between members, or with
+        sessions ``1 / n_s`` between members of the same session ``s`` (0 otherwise).
     """
 
     index: Any
@@ -53,12 +59,14 @@ class GroupBlocks:
     pair_mask: Any
     pad_identity: Any
     member_identity: Any
+    intercept: Any
 
     @classmethod
-    def from_labels(cls, labels: ArrayLike) -> GroupBlocks | None:
+    def from_labels(cls, labels: ArrayLike, sessions: NDArray[np.intp] | None = None) -> GroupBlocks | None:
         """Blocks of the training rows' group labels (n_train,); ``None`` when every group is one row.
 
         ``None`` tells the callers to use the single-row LOO, which is the same computation.
+        ``sessions`` (n_train,) are session codes when there is one intercept per session.
         """
         _, codes, sizes = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
         if sizes.max() == 1:
@@ -71,12 +79,20 @@ class GroupBlocks:
         index[codes[order], position] = order
         mask[codes[order], position] = 1.0
         diagonal = np.eye(index.shape[1])
+        pair_mask = mask[:, :, None] * mask[:, None, :]
+        if sessions is None:
+            intercept = pair_mask / codes.size
+        else:
+            session_of = sessions[index]
+            leverage = 1.0 / np.bincount(sessions)[session_of]
+            intercept = pair_mask * (session_of[:, :, None] == session_of[:, None, :]) * leverage[:, :, None]
         return cls(
             index=index,
             mask=mask,
-            pair_mask=mask[:, :, None] * mask[:, None, :],
+            pair_mask=pair_mask,
             pad_identity=(1.0 - mask)[:, :, None] * diagonal,
             member_identity=mask[:, :, None] * diagonal,
+            intercept=intercept,
         )
 
     def converted(self, convert: Callable[[NDArray], Any]) -> GroupBlocks:
@@ -84,9 +100,7 @@ class GroupBlocks:
         return GroupBlocks(*(convert(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-def block_factors(
-    gathered_basis: Any, weights: Any, n_train: int, dual: bool, blocks: GroupBlocks, xp: Any
-) -> tuple[Any, Any]:
+def block_factors(gathered_basis: Any, weights: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> tuple[Any, Any]:
     """Eigendecomposition of every ``I - H_gg`` for one alpha.
 
     Parameters
@@ -95,7 +109,6 @@ def block_factors(
         ``basis[blocks.index]``: rows of ``U`` (dual) or ``X V`` (primal).
     weights : array of shape (m,)
         ``a / (s + a)`` (dual) or ``1 / (s + a)`` (primal).
-    n_train : int
     dual : bool
     blocks : GroupBlocks
     xp : module
@@ -108,11 +121,11 @@ def block_factors(
         group: its leave-group-out error is unbounded.
     eigenvectors : array of shape (n_groups, size, size)
     """
-    quadratic = (gathered_basis * weights) @ gathered_basis.mT
+    quadratic = ((gathered_basis * weights) @ gathered_basis.mT) * blocks.pair_mask
     if dual:
-        block = (quadratic - 1.0 / n_train) * blocks.pair_mask
+        block = quadratic - blocks.intercept
     else:
-        block = blocks.member_identity - (quadratic + 1.0 / n_train) * blocks.pair_mask
+        block = blocks.member_identity - quadratic - blocks.intercept
     return xp.linalg.eigh(block + blocks.pad_identity)
 
 

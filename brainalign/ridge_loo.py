@@ -52,6 +52,12 @@ class EigenBasis:
         The standardised training inputs (dual form only, to build test kernels).
     feature_eigenvectors : ndarray of shape (n_features, n_features)
         V (primal form only).
+    intercept_leverage : float or ndarray of shape (n_train,)
+        Diagonal of the hat matrix of the unpenalised intercepts: ``1 / n_train`` for one
+        intercept, ``1 / n_s`` (the training rows of the row's session) for one intercept per
+        session, which is what centring inputs and targets per session fits
+        (:mod:`brainalign.ridge_sessions`). The intercepts are refitted by every left-out row
+        or group, so the centring leaks nothing into the LOO error.
     """
 
     form: Literal["dual", "primal"]
@@ -59,20 +65,33 @@ class EigenBasis:
     eigenvalues: NDArray[np.float64]
     training_inputs: NDArray[np.float64] | None = None
     feature_eigenvectors: NDArray[np.float64] | None = None
+    intercept_leverage: float | NDArray[np.float64] = 0.0
 
     @classmethod
-    def from_training(cls, inputs: NDArray[np.float64], kernel: NDArray[np.float64] | None = None) -> EigenBasis:
+    def from_training(
+        cls,
+        inputs: NDArray[np.float64],
+        kernel: NDArray[np.float64] | None = None,
+        intercept_leverage: NDArray[np.float64] | None = None,
+    ) -> EigenBasis:
         """Decompose standardised training inputs of shape (n_train, n_features).
 
         ``kernel``, if given, is ``inputs @ inputs.T`` already computed (dual form only).
+        ``intercept_leverage`` (n_train,) is given with per-session intercepts; default
+        ``1 / n_train``.
         """
         n_train, n_features = inputs.shape
+        leverage = 1.0 / n_train if intercept_leverage is None else intercept_leverage
         if n_train <= n_features:
             eigenvalues, eigenvectors = np.linalg.eigh(inputs @ inputs.T if kernel is None else kernel)
-            return cls("dual", eigenvectors, clip_null_eigenvalues(eigenvalues), training_inputs=inputs)
+            return cls(
+                "dual", eigenvectors, clip_null_eigenvalues(eigenvalues), training_inputs=inputs,
+                intercept_leverage=leverage,
+            )
         eigenvalues, eigenvectors = np.linalg.eigh(inputs.T @ inputs)
         return cls(
-            "primal", inputs @ eigenvectors, clip_null_eigenvalues(eigenvalues), feature_eigenvectors=eigenvectors
+            "primal", inputs @ eigenvectors, clip_null_eigenvalues(eigenvalues), feature_eigenvectors=eigenvectors,
+            intercept_leverage=leverage,
         )
 
     def transform(self, new_inputs: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -90,20 +109,20 @@ class EigenBasis:
         """
         dual = self.form == "dual"
         weights = alpha / (self.eigenvalues + alpha) if dual else 1.0 / (self.eigenvalues + alpha)
-        return block_factors(gathered, weights, self.basis.shape[0], dual, blocks, np)
+        return block_factors(gathered, weights, dual, blocks, np)
 
     def loo_residual_denominators(self, alpha: float) -> NDArray[np.float64]:
-        """``1 - diag(H)`` of the model with an unpenalised intercept, shape (n_train,).
+        """``1 - diag(H)`` of the model with unpenalised intercept(s), shape (n_train,).
 
-        The intercept adds ``1/n`` to every diagonal entry of the hat matrix of the
-        centred problem (the centred columns are orthogonal to the constant).
+        The intercept adds ``1/n`` (per session: ``1/n_s``) to every diagonal entry of the
+        hat matrix of the centred problem (the centred columns are orthogonal to the
+        constant, or to each session's indicator).
         """
-        n_train = self.basis.shape[0]
         if self.form == "dual":
             # U is complete (rows of unit norm), so 1 - diag(U diag(s/(s+a)) U^T) equals
             # U^2 @ (a/(s+a)): no cancellation between 1 and a number close to 1.
-            return (self.basis**2) @ (alpha / (self.eigenvalues + alpha)) - 1.0 / n_train
-        return 1.0 - 1.0 / n_train - (self.basis**2) @ (1.0 / (self.eigenvalues + alpha))
+            return (self.basis**2) @ (alpha / (self.eigenvalues + alpha)) - self.intercept_leverage
+        return 1.0 - self.intercept_leverage - (self.basis**2) @ (1.0 / (self.eigenvalues + alpha))
 
     def loo_residuals(
         self, alpha: float, projected: NDArray[np.float64], centred_targets: NDArray[np.float64]
@@ -212,7 +231,7 @@ def pooled_loo_mean_squared_errors_dual(
     # shrinkage[a, k] = alpha_a / (s_k + alpha_a): the diagonal of F for every alpha.
     shrinkage = alphas[:, None] / (basis.eigenvalues[None, :] + alphas[:, None])
     # 1 - diag(H) for every alpha at once, as in loo_residual_denominators.
-    denominators = shrinkage @ (eigenvectors**2).T - 1.0 / n_train
+    denominators = shrinkage @ (eigenvectors**2).T - basis.intercept_leverage
     if n_targets < 2 * n_train:
         # R = U^T Y, then (with more targets than rows) G = R R^T: n^2 t + n^2 t / 2
         # multiply-adds against n^2 t / 2 + 2 n^3 for U^T (Y Y^T) U.

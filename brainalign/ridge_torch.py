@@ -82,11 +82,11 @@ def _standardise(rows: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, t
 
 
 def _group_factors(
-    gathered: torch.Tensor, eigenvalues: torch.Tensor, alpha: torch.Tensor, n_train: int, dual: bool, blocks: GroupBlocks
+    gathered: torch.Tensor, eigenvalues: torch.Tensor, alpha: torch.Tensor, dual: bool, blocks: GroupBlocks
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Eigendecomposition of every block ``I - H_gg`` for one alpha, and whether one is singular."""
     weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
-    values, vectors = block_factors(gathered, weights, n_train, dual, blocks, torch)
+    values, vectors = block_factors(gathered, weights, dual, blocks, torch)
     return values, vectors, bool((values <= 0).any())
 
 
@@ -98,17 +98,19 @@ def _pooled_loo_errors_dual(
     chunk_size: int,
     inverse_scale: torch.Tensor | None,
     blocks: GroupBlocks | None,
+    leverage: float | torch.Tensor,
 ) -> NDArray[np.float64]:
     """Mean over targets of the squared LOO errors per alpha, dual form, shape (n_alphas,).
 
     ``eigenvectors`` (n, n) and ``eigenvalues`` (n,) of the training kernel, ``targets``
-    (n, n_targets) centred, ``inverse_scale`` (n_targets,) 1 / training std (or None), and
-    ``blocks`` the groups left out together (or None). The formulas of
+    (n, n_targets) centred, ``inverse_scale`` (n_targets,) 1 / training std (or None),
+    ``blocks`` the groups left out together (or None) and ``leverage`` the intercepts' hat
+    diagonal (:class:`brainalign.ridge_loo.EigenBasis`). The formulas of
     :func:`brainalign.ridge_loo.pooled_loo_mean_squared_errors_dual`.
     """
     n_train, n_targets = targets.shape
     shrinkage = alphas[:, None] / (eigenvalues[None, :] + alphas[:, None])
-    denominators = shrinkage @ (eigenvectors**2).T - 1.0 / n_train
+    denominators = shrinkage @ (eigenvectors**2).T - leverage
     if n_targets < 2 * n_train:
         factor = eigenvectors.T @ targets
         if inverse_scale is not None:
@@ -128,7 +130,7 @@ def _pooled_loo_errors_dual(
     gathered = None if blocks is None else eigenvectors[blocks.index]
     for index in range(alphas.shape[0]):
         if blocks is not None:
-            values, vectors, singular = _group_factors(gathered, eigenvalues, alphas[index], n_train, True, blocks)
+            values, vectors, singular = _group_factors(gathered, eigenvalues, alphas[index], True, blocks)
             if singular:
                 errors[index] = np.inf
                 continue
@@ -164,11 +166,13 @@ def _loo_errors(
     alphas: torch.Tensor,
     chunk_size: int,
     blocks: GroupBlocks | None,
+    leverage: float | torch.Tensor,
 ) -> NDArray[np.float64]:
     """Mean squared LOO error per alpha and target, shape (n_alphas, n_targets).
 
     ``basis`` (n, m): U in the dual form, ``X V`` in the primal form; ``projected`` (m, t) is
-    ``basis.T @ targets``; ``blocks`` the groups left out together (or None). The formulas of
+    ``basis.T @ targets``; ``blocks`` the groups left out together (or None); ``leverage`` the
+    intercepts' hat diagonal. The formulas of
     :class:`brainalign.ridge_loo.EigenBasis` and :func:`brainalign.ridge_loo.loo_mean_squared_errors`.
     """
     n_train, n_targets = targets.shape
@@ -178,7 +182,7 @@ def _loo_errors(
     for index in range(alphas.shape[0]):
         alpha = alphas[index]
         if blocks is not None:
-            values, vectors, singular = _group_factors(gathered, eigenvalues, alpha, n_train, dual, blocks)
+            values, vectors, singular = _group_factors(gathered, eigenvalues, alpha, dual, blocks)
             if singular:
                 errors[index] = np.inf
                 continue
@@ -192,10 +196,10 @@ def _loo_errors(
             continue
         if dual:
             weights = alpha / (eigenvalues + alpha)
-            denominators = squared_basis @ weights - 1.0 / n_train
+            denominators = squared_basis @ weights - leverage
         else:
             weights = 1.0 / (eigenvalues + alpha)
-            denominators = 1.0 - 1.0 / n_train - squared_basis @ weights
+            denominators = 1.0 - leverage - squared_basis @ weights
         degenerate = bool((denominators <= 0).any())
         safe = torch.where(denominators <= 0, torch.ones_like(denominators), denominators)[:, None]
         for start in range(0, n_targets, chunk_size):
@@ -262,8 +266,11 @@ def cross_val_predict_torch(
             training = inputs.index_select(0, train_rows)
             testing = inputs.index_select(0, test_rows)
             targets = outputs.index_select(0, train_rows)
+            leverage = 1.0 / train.size
             if codes is not None:
                 train_codes, test_codes = codes[train_rows], codes[test_rows]
+                # One unpenalised intercept per session (see brainalign.ridge_folds).
+                leverage = 1.0 / torch.bincount(train_codes, minlength=sessions[1])[train_codes].to(torch.float64)
                 input_means = _session_means(training, train_codes, sessions[1])
                 training -= input_means[train_codes]
                 testing -= input_means[test_codes]
@@ -280,7 +287,9 @@ def cross_val_predict_torch(
             eigenvalues = _clip_null_eigenvalues(eigenvalues)
             target_mean = targets.sum(dim=0) / train.size
             targets = targets - target_mean
-            blocks = None if groups is None else GroupBlocks.from_labels(groups[train])
+            blocks = None if groups is None else GroupBlocks.from_labels(
+                groups[train], None if sessions is None else sessions[0][train]
+            )
             if blocks is not None:
                 blocks = blocks.converted(lambda array: torch.as_tensor(array, device=where))
             inverse_scale = None
@@ -289,7 +298,9 @@ def cross_val_predict_torch(
                 inverse_scale = 1.0 / torch.where(scale_of_targets == 0, torch.ones_like(scale_of_targets), scale_of_targets)
 
             if not per_target_alpha and dual:
-                errors = _pooled_loo_errors_dual(basis, eigenvalues, targets, alpha_tensor, chunk_size, inverse_scale, blocks)
+                errors = _pooled_loo_errors_dual(
+                    basis, eigenvalues, targets, alpha_tensor, chunk_size, inverse_scale, blocks, leverage
+                )
                 best = float(alphas[np.argmin(errors)])
                 chosen[number] = best
                 test_weights = (test_transform / (eigenvalues + best)) @ basis.T
@@ -297,7 +308,7 @@ def cross_val_predict_torch(
                 continue
 
             projected = basis.T @ targets
-            errors = _loo_errors(basis, eigenvalues, dual, projected, targets, alpha_tensor, chunk_size, blocks)
+            errors = _loo_errors(basis, eigenvalues, dual, projected, targets, alpha_tensor, chunk_size, blocks, leverage)
             if per_target_alpha:
                 alpha_of_target = alphas[np.argmin(errors, axis=0)]
             else:

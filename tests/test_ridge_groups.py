@@ -104,3 +104,40 @@ def test_group_labels_must_match_the_samples():
         cross_val_predict_ridge(X, Y, [1.0], folds, groups=groups[:-1])
     with pytest.raises(DataError, match="at least 2 groups"):
         ridge_loo_errors(X, Y, [1.0], groups=np.zeros(30))
+
+
+@pytest.mark.parametrize("shape", [SHAPES["dual t<n"], SHAPES["primal"]], ids=["dual", "primal"])
+@pytest.mark.parametrize("grouped", [True, False], ids=["groups", "rows"])
+def test_with_sessions_each_refit_re_estimates_the_session_means(shape, grouped):
+    # Centring per session fits one unpenalised intercept per session. Left-out rows must not
+    # inform those means: the closed form equals refits that centre on the retained rows only.
+    X, Y, groups = _problem(*shape, seed=5)
+    sessions = np.where(groups < 8, "exp2", "exp3")
+    X[sessions == "exp3"] += 2.0
+    Y[sessions == "exp3"] -= 5.0
+    units = groups if grouped else np.arange(groups.size)
+    alphas = np.array([1e-2, 1.0, 100.0])
+    centred_X = X.copy()
+    for session in ("exp2", "exp3"):
+        centred_X[sessions == session] -= X[sessions == session].mean(axis=0)
+    standardised = StandardScaler().fit_transform(centred_X)  # the input scaling stays fixed
+    expected = np.zeros((alphas.size, Y.shape[1]))
+    for index, alpha in enumerate(alphas):
+        for unit in np.unique(units):
+            out = units == unit
+            Z, T = standardised[~out].copy(), Y[~out].copy()
+            test_Z, test_T = standardised[out].copy(), Y[out].copy()
+            for session in ("exp2", "exp3"):
+                kept = sessions[~out] == session
+                z_mean, t_mean = Z[kept].mean(axis=0), T[kept].mean(axis=0)
+                Z[kept] -= z_mean
+                T[kept] -= t_mean
+                test_Z[sessions[out] == session] -= z_mean
+                test_T[sessions[out] == session] -= t_mean
+            model = Ridge(alpha=alpha, fit_intercept=False).fit(Z, T)
+            expected[index] += ((model.predict(test_Z) - test_T) ** 2).sum(axis=0)
+    expected /= X.shape[0]
+    errors = ridge_loo_errors(X, Y, alphas, groups=groups if grouped else None, sessions=sessions)
+    np.testing.assert_allclose(errors, expected, rtol=1e-8)
+    pooled = ridge_loo_errors(X, Y, alphas, groups=groups if grouped else None, sessions=sessions, pooled=True)
+    np.testing.assert_allclose(pooled, expected.mean(axis=1), rtol=1e-8)
