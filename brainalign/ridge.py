@@ -191,11 +191,10 @@ def ridge_loo_errors(
     coded, leverage = session_codes(sessions, X.shape[0]), None
     if coded is not None:
         codes, n_sessions = coded[0], coded[1].size
-        subtract_session_means(standardised, codes, session_means(standardised, codes, n_sessions))
         subtract_session_means(centred_targets, codes, session_means(centred_targets, codes, n_sessions))
         leverage = 1.0 / np.bincount(codes)[codes]
     blocks = None if groups is None else GroupBlocks.from_labels(groups, None if coded is None else coded[0])
-    standardise_in_place(standardised, standardize)
+    standardise_in_place(standardised, standardize, sessions=None if coded is None else (coded[0], coded[1].size))
     basis = EigenBasis.from_training(standardised, intercept_leverage=leverage)
     if standardize_targets:
         standardise_in_place(centred_targets, True)
@@ -304,7 +303,7 @@ def cross_val_predict_ridge(
     groups = check_labels(groups, X.shape[0], "groups")
     coded = session_codes(sessions, X.shape[0])
     if coded is not None:
-        check_sessions_are_trained(*coded, folds)
+        check_sessions_are_trained(*coded, folds, groups)
         coded = (coded[0], coded[1].size)
 
     # One conversion for all folds (no copy when already float64).

@@ -66,11 +66,10 @@ def fit_and_predict_fold(
     else:
         codes, n_sessions = sessions
         train_codes = codes[train]
-        np.take(X, train, axis=0, out=training_inputs, mode="clip")
-        input_means = session_means(training_inputs, train_codes, n_sessions)
-        subtract_session_means(training_inputs, train_codes, input_means)
-        mean, scale = standardise_in_place(training_inputs, standardize)
-        offsets = input_means[codes[test]] + mean
+        mean, scale = standardise_in_place(
+            training_inputs, standardize, source=(X, train), sessions=(train_codes, n_sessions)
+        )
+        offsets = mean[codes[test]]
         # Centring per session fits one unpenalised intercept per session; the LOO refits them.
         leverage = 1.0 / np.bincount(train_codes, minlength=n_sessions)[train_codes]
     test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, offsets, scale)

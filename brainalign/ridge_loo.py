@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from brainalign.ridge_groups import GroupBlocks, block_factors, squared_errors_from_blocks, squared_errors_per_target
+from brainalign.ridge_sessions import session_means, subtract_session_means
 
 
 def clip_null_eigenvalues(eigenvalues: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -286,9 +287,12 @@ def pooled_loo_mean_squared_errors_dual(
 
 
 def standardise_in_place(
-    inputs: NDArray[np.float64], standardize: bool, source: tuple[NDArray, NDArray[np.intp]] | None = None
+    inputs: NDArray[np.float64],
+    standardize: bool,
+    source: tuple[NDArray, NDArray[np.intp]] | None = None,
+    sessions: tuple[NDArray[np.intp], int] | None = None,
 ) -> tuple[NDArray, NDArray]:
-    """Centre (and scale) the columns of ``inputs`` in place; return the mean and scale.
+    """Centre (per session) and scale the columns of ``inputs`` in place; return the means and scale.
 
     Parameters
     ----------
@@ -300,21 +304,32 @@ def standardise_in_place(
     source : (X, rows), optional
         First fill ``inputs`` with ``X[rows]`` (X float64, rows valid indices), with no
         temporary copy.
+    sessions : (codes, n_sessions), optional
+        Session code of each row (n_train,): centre each session's rows on their own mean
+        (:mod:`brainalign.ridge_sessions`), in the same passes as the plain centring.
 
     Returns
     -------
-    mean, scale : ndarray of shape (n_features,)
-        Apply to new rows as ``(x - mean) / scale``. Zero-variance columns get scale 1.
+    mean : ndarray of shape (n_features,), or (n_sessions, n_features) with ``sessions``
+    scale : ndarray of shape (n_features,)
+        Apply to new rows as ``(x - mean) / scale`` (with sessions: the row's session mean).
+        Zero-variance columns (after centring) get scale 1.
     """
     if source is not None:
         # The caller checked the indices, so "clip" never clips; unlike the default
         # "raise" it lets take write straight into the buffer.
         np.take(source[0], source[1], axis=0, out=inputs, mode="clip")
-    # Column sums as a BLAS matrix-vector product: several times faster than
-    # inputs.mean(axis=0), and as accurate (both accumulate the rows in sequence).
-    mean = (np.ones(inputs.shape[0]) @ inputs) / inputs.shape[0]
-    inputs -= mean
-    scale = np.ones_like(mean)
+    if sessions is None:
+        # Column sums as a BLAS matrix-vector product: several times faster than
+        # inputs.mean(axis=0), and as accurate (both accumulate the rows in sequence).
+        mean = (np.ones(inputs.shape[0]) @ inputs) / inputs.shape[0]
+        inputs -= mean
+        level = np.abs(mean)
+    else:
+        mean = session_means(inputs, *sessions)
+        subtract_session_means(inputs, sessions[0], mean)
+        level = np.abs(mean).max(axis=0)
+    scale = np.ones(inputs.shape[1])
     if standardize:
         scale = np.sqrt(np.einsum("ij,ij->j", inputs, inputs) / inputs.shape[0])
         # A constant column is (about) zero once centred; scale 1 keeps it so. Constancy
@@ -324,7 +339,7 @@ def standardise_in_place(
         # computed mean of a constant column c is within n * eps * |c| of c), so the
         # exact test, a full pass over the data, runs on those columns alone.
         round_off = max(1e-8, 8 * inputs.shape[0] * np.finfo(np.float64).eps)
-        candidates = np.flatnonzero(scale <= round_off * np.abs(mean))
+        candidates = np.flatnonzero(scale <= round_off * level)
         if candidates.size:
             constant = candidates[np.ptp(inputs[:, candidates], axis=0) == 0]
             scale[constant] = 1.0

@@ -7,6 +7,13 @@ session identity alone. Inside each outer fold, every session's mean over the fo
 inputs and in the targets. Predictions are of these session-centred targets, and nothing is
 added back, so no prediction carries a session offset: they are scored against
 :func:`session_centred_targets`. A test row's own value never enters any mean.
+
+Centring per session is ridge with one unpenalised intercept per session (Frisch-Waugh-Lovell).
+The inner leave-one-out treats it so (:class:`brainalign.ridge_loo.EigenBasis`,
+``intercept_leverage``): each left-out row or group re-estimates its session's mean from the
+retained rows. Holding the centring fixed instead would leak the left-out rows into the
+training rows (a session's centred rows sum to zero), which an interpolating model (tiny alpha,
+more voxels than stimuli) exploits.
 """
 
 from __future__ import annotations
@@ -49,15 +56,22 @@ def session_codes(sessions: ArrayLike | None, n_samples: int) -> tuple[NDArray[n
 
 
 def check_sessions_are_trained(
-    codes: NDArray[np.intp], labels: NDArray, folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]]
+    codes: NDArray[np.intp],
+    labels: NDArray,
+    folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]],
+    groups: NDArray | None = None,
 ) -> None:
     """Every session tested in a fold must have training rows in that fold.
+
+    With ``groups`` (the inner leave-one-group-out of :func:`brainalign.ridge.cross_val_predict_ridge`)
+    every session among a fold's training rows must also span at least 2 groups there: a
+    session's intercept cannot be estimated when its only group is left out.
 
     Raises
     ------
     DataError
         Naming the session and fold; with grouped folds this means that the session is a
-        single CV group, whose offset cannot be estimated without its own rows.
+        single CV group (or two), whose offset cannot be estimated without its own rows.
     """
     for number, (train, test) in enumerate(folds):
         untrained = np.setdiff1d(np.unique(codes[test]), np.unique(codes[train]))
@@ -66,6 +80,16 @@ def check_sessions_are_trained(
                 f"session '{labels[untrained[0]]}' has no training rows in outer fold {number}, so its offset "
                 "cannot be removed without using held-out rows; a session must span several CV groups "
                 "(check the session and group labels, or lower ridge.n_folds)"
+            )
+        if groups is None:
+            continue
+        pairs = np.unique(np.stack([codes[train], np.unique(groups[train], return_inverse=True)[1]]), axis=1)
+        sessions, n_groups = np.unique(pairs[0], return_counts=True)
+        if np.any(n_groups < 2):
+            raise DataError(
+                f"session '{labels[sessions[n_groups < 2][0]]}' has a single CV group among the training rows of "
+                f"outer fold {number}, so its offset cannot be estimated when that group is left out of the inner "
+                "leave-one-group-out; a session must span several CV groups (check the session and group labels)"
             )
 
 

@@ -57,21 +57,32 @@ def _clip_null_eigenvalues(eigenvalues: torch.Tensor) -> torch.Tensor:
     return torch.where(eigenvalues > tolerance, eigenvalues, torch.zeros_like(eigenvalues))
 
 
-def _standardise(rows: torch.Tensor, standardize: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _standardise(
+    rows: torch.Tensor, standardize: bool, codes: torch.Tensor | None = None, n_sessions: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Standardise freshly gathered rows (n, p) in place; return them, the column mean and scale (p,).
+
+    With session ``codes`` (n,) each session is centred on its own mean and the mean returned
+    is (n_sessions, p), as :func:`brainalign.ridge_loo.standardise_in_place`.
 
     Zero-variance columns get scale 1; as in the numpy core, a column is only called constant
     when all its values are equal, not when its std is round-off. In place because a fold of
     500 x 10,000 voxels would otherwise allocate several 40 MB temporaries.
     """
     n_rows = rows.shape[0]
-    mean = rows.sum(dim=0) / n_rows
-    rows -= mean
-    scale = torch.ones_like(mean)
+    if codes is None:
+        mean = rows.sum(dim=0) / n_rows
+        rows -= mean
+        level = mean.abs()
+    else:
+        mean = _session_means(rows, codes, n_sessions)
+        rows -= mean[codes]
+        level = mean.abs().amax(dim=0)
+    scale = torch.ones_like(level)
     if standardize:
         scale = torch.linalg.vector_norm(rows, dim=0) / n_rows**0.5
         round_off = max(1e-8, 8 * n_rows * torch.finfo(torch.float64).eps)
-        candidates = torch.nonzero(scale <= round_off * mean.abs()).flatten()
+        candidates = torch.nonzero(scale <= round_off * level).flatten()
         if candidates.numel():
             block = rows[:, candidates]
             constant = candidates[block.amax(dim=0) == block.amin(dim=0)]
@@ -267,16 +278,16 @@ def cross_val_predict_torch(
             testing = inputs.index_select(0, test_rows)
             targets = outputs.index_select(0, train_rows)
             leverage = 1.0 / train.size
-            if codes is not None:
+            if codes is None:
+                training, mean, scale = _standardise(training, standardize)
+                testing = testing.sub_(mean).mul_(1.0 / scale)
+            else:
                 train_codes, test_codes = codes[train_rows], codes[test_rows]
                 # One unpenalised intercept per session (see brainalign.ridge_folds).
                 leverage = 1.0 / torch.bincount(train_codes, minlength=sessions[1])[train_codes].to(torch.float64)
-                input_means = _session_means(training, train_codes, sessions[1])
-                training -= input_means[train_codes]
-                testing -= input_means[test_codes]
+                training, mean, scale = _standardise(training, standardize, train_codes, sessions[1])
+                testing = testing.sub_(mean[test_codes]).mul_(1.0 / scale)
                 targets -= _session_means(targets, train_codes, sessions[1])[train_codes]
-            training, mean, scale = _standardise(training, standardize)
-            testing = testing.sub_(mean).mul_(1.0 / scale)
             dual = train.size <= X.shape[1]
             if dual:
                 eigenvalues, basis = torch.linalg.eigh(training @ training.T)

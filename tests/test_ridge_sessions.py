@@ -110,6 +110,12 @@ def test_a_session_without_training_rows_is_an_error_naming_it():
         cross_val_predict_ridge(X, Y, [1.0], folds, sessions=sessions)
     with pytest.raises(DataError, match="session 'exp1'"):
         session_centred_targets(Y, sessions, folds)
+    # Two passages in two folds: when one is tested, the other alone cannot be left out.
+    tested_with_0 = next(test for _, test in folds if 0 in test)
+    other = next(group for group in np.unique(groups) if not np.isin(np.flatnonzero(groups == group), tested_with_0).any())
+    sessions[groups == other] = "exp1"
+    with pytest.raises(DataError, match="session 'exp1' has a single CV group among the training rows"):
+        cross_val_predict_ridge(X, Y, [1.0], folds, sessions=sessions, groups=groups)
     with pytest.raises(DataError, match="sessions must hold one label per sample"):
         cross_val_predict_ridge(X, Y, [1.0], folds, sessions=sessions[:-1])
 
