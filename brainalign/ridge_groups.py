@@ -121,12 +121,51 @@ def block_factors(gathered_basis: Any, weights: Any, dual: bool, blocks: GroupBl
         group: its leave-group-out error is unbounded.
     eigenvectors : array of shape (n_groups, size, size)
     """
-    quadratic = ((gathered_basis * weights) @ gathered_basis.mT) * blocks.pair_mask
+    return _decompose((gathered_basis * weights) @ gathered_basis.mT, dual, blocks, xp)
+
+
+def _decompose(quadratic: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> tuple[Any, Any]:
+    """:func:`block_factors` from ``quadratic = B_g diag(weights) B_g^T`` (n_groups, size, size)."""
+    quadratic = quadratic * blocks.pair_mask
     if dual:
         block = quadratic - blocks.intercept
     else:
         block = blocks.member_identity - quadratic - blocks.intercept
     return xp.linalg.eigh(block + blocks.pad_identity)
+
+
+def pooled_dual_squared_errors(
+    gathered_basis: Any, shrinkage: Any, factor: Any, blocks: GroupBlocks, xp: Any
+) -> Any | None:
+    """Sum over rows and targets of the squared leave-group-out residuals, dual form, one alpha.
+
+    For many targets (:func:`brainalign.ridge_loo.pooled_loo_mean_squared_errors_dual`): with
+    ``F = diag(shrinkage)`` and the (n x n) ``factor`` ``G = U^T Y Y^T U``, the numerators'
+    Gram blocks are ``[U F G F U^T]_gg``. Computed on the gathered rows ``U_g F`` directly, which
+    also give the denominator blocks, so no row is gathered per alpha.
+
+    Parameters
+    ----------
+    gathered_basis : array of shape (n_groups, size, n)
+        ``U[blocks.index]``.
+    shrinkage : array of shape (n,)
+        ``a / (s + a)``.
+    factor : array of shape (n, n)
+    blocks : GroupBlocks
+    xp : module
+
+    Returns
+    -------
+    scalar array, or None when a block ``I - H_gg`` is singular (unbounded error)
+    """
+    scaled = gathered_basis * shrinkage
+    eigenvalues, eigenvectors = _decompose(scaled @ gathered_basis.mT, True, blocks, xp)
+    if bool((eigenvalues <= 0).any()):
+        return None
+    n = scaled.shape[-1]
+    rows = (scaled.reshape(-1, n) @ factor).reshape(scaled.shape)
+    numerator_blocks = (rows @ scaled.mT) * blocks.pair_mask
+    return squared_errors_from_blocks(numerator_blocks, eigenvalues, eigenvectors, xp)
 
 
 def squared_errors_per_target(

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from brainalign.ridge_groups import GroupBlocks, block_factors, squared_errors_from_blocks, squared_errors_per_target
+from brainalign.ridge_groups import GroupBlocks, block_factors, pooled_dual_squared_errors, squared_errors_per_target
 from brainalign.ridge_sessions import session_means, subtract_session_means
 
 
@@ -257,6 +257,10 @@ def pooled_loo_mean_squared_errors_dual(
     product = np.empty((n_train, factor.shape[1]))
     errors = np.empty(alphas.size)
     for index in range(alphas.size):
+        if blocks is not None and n_targets >= n_train:
+            total = pooled_dual_squared_errors(gathered, shrinkage[index], factor, blocks, np)
+            errors[index] = np.inf if total is None else total / (n_train * n_targets)
+            continue
         if blocks is not None:
             eigenvalues, block_vectors = basis.group_factors(alphas[index], gathered, blocks)
             if np.any(eigenvalues <= 0):
@@ -276,11 +280,6 @@ def pooled_loo_mean_squared_errors_dual(
         else:
             np.multiply(eigenvectors, shrinkage[index], out=scaled_basis)
             np.matmul(scaled_basis, factor, out=product)
-            if blocks is not None:
-                numerator_blocks = (product[blocks.index] @ scaled_basis[blocks.index].mT) * blocks.pair_mask
-                total = squared_errors_from_blocks(numerator_blocks, eigenvalues, block_vectors, np)
-                errors[index] = total / (n_train * n_targets)
-                continue
             squared_numerators = np.einsum("ik,ik->i", product, scaled_basis)
         errors[index] = np.sum(squared_numerators / denominators[index] ** 2) / (n_train * n_targets)
     return errors

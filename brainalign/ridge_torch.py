@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from brainalign.errors import ConfigError
 from brainalign.ridge_checks import DEVICES
-from brainalign.ridge_groups import GroupBlocks, block_factors, squared_errors_from_blocks, squared_errors_per_target
+from brainalign.ridge_groups import GroupBlocks, block_factors, pooled_dual_squared_errors, squared_errors_per_target
 
 
 def resolve_device(device: str) -> torch.device:
@@ -140,6 +140,10 @@ def _pooled_loo_errors_dual(
     degenerate = (denominators <= 0).any(dim=1).cpu().numpy()
     gathered = None if blocks is None else eigenvectors[blocks.index]
     for index in range(alphas.shape[0]):
+        if blocks is not None and n_targets >= n_train:
+            total = pooled_dual_squared_errors(gathered, shrinkage[index], factor, blocks, torch)
+            errors[index] = np.inf if total is None else float(total) / (n_train * n_targets)
+            continue
         if blocks is not None:
             values, vectors, singular = _group_factors(gathered, eigenvalues, alphas[index], True, blocks)
             if singular:
@@ -157,13 +161,7 @@ def _pooled_loo_errors_dual(
             squared = (product * product).sum(dim=1)
         else:
             scaled = eigenvectors * shrinkage[index]
-            product = scaled @ factor
-            if blocks is not None:
-                numerator_blocks = (product[blocks.index] @ scaled[blocks.index].mT) * blocks.pair_mask
-                total = squared_errors_from_blocks(numerator_blocks, values, vectors, torch)
-                errors[index] = float(total) / (n_train * n_targets)
-                continue
-            squared = (product * scaled).sum(dim=1)
+            squared = ((scaled @ factor) * scaled).sum(dim=1)
         errors[index] = float((squared / denominators[index] ** 2).sum()) / (n_train * n_targets)
     return errors
 
