@@ -62,17 +62,17 @@ def fit_and_predict_fold(
     leverage = None
     if sessions is None:
         mean, scale = standardise_in_place(training_inputs, standardize, source=(X, train))
-        offsets = mean
+        test_codes = None
     else:
         codes, n_sessions = sessions
         train_codes = codes[train]
         mean, scale = standardise_in_place(
             training_inputs, standardize, source=(X, train), sessions=(train_codes, n_sessions)
         )
-        offsets = mean[codes[test]]
+        test_codes = codes[test]
         # Centring per session fits one unpenalised intercept per session; the LOO refits them.
         leverage = 1.0 / np.bincount(train_codes, minlength=n_sessions)[train_codes]
-    test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, offsets, scale)
+    test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, mean, scale, test_codes)
     if n_train <= X.shape[1] and 3 * n_test <= n_train:
         # Dual form with few test rows (4 folds or more): the training kernel and the
         # test-by-training kernel from one symmetric product over the stacked rows. It
@@ -87,10 +87,16 @@ def fit_and_predict_fold(
         test_transform = basis.transform(test_inputs)
 
     training_targets = Y[train]
-    if sessions is not None:
-        subtract_session_means(training_targets, train_codes, session_means(training_targets, train_codes, n_sessions))
-    target_mean = training_targets.mean(axis=0)
-    centred_targets = np.subtract(training_targets, target_mean, out=training_targets)
+    if sessions is None:
+        target_mean = training_targets.mean(axis=0)
+        centred_targets = np.subtract(training_targets, target_mean, out=training_targets)
+    else:
+        # Centred per session, the targets' mean is 0: the intercepts are the session means,
+        # which are not added back to the predictions.
+        target_mean = np.zeros(Y.shape[1])
+        centred_targets = subtract_session_means(
+            training_targets, train_codes, session_means(training_targets, train_codes, n_sessions)
+        )
     # The per-target choice does not depend on the targets' scale; the pooled one does.
     scale_of_targets = target_scale(centred_targets) if standardize_targets and not per_target_alpha else None
     blocks = None if groups is None else GroupBlocks.from_labels(groups[train], None if sessions is None else train_codes)

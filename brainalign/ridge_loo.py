@@ -349,13 +349,22 @@ def standardise_in_place(
 
 
 def standardise_new_rows(
-    out: NDArray[np.float64], source: NDArray[np.float64], rows: NDArray[np.intp], mean: NDArray, scale: NDArray
+    out: NDArray[np.float64],
+    source: NDArray[np.float64],
+    rows: NDArray[np.intp],
+    mean: NDArray,
+    scale: NDArray,
+    codes: NDArray[np.intp] | None = None,
 ) -> NDArray[np.float64]:
     """Write ``(source[rows] - mean) / scale`` into ``out`` and return it (rows already checked).
 
-    ``mean`` is (n_features,) or, to remove per-row offsets too, (n_rows, n_features).
+    With ``codes`` (the rows' session codes), ``mean`` is (n_sessions, n_features) and each row
+    gets its session's mean.
     """
     np.take(source, rows, axis=0, out=out, mode="clip")
-    out -= mean
+    if codes is None:
+        out -= mean
+    else:
+        subtract_session_means(out, codes, mean)
     out *= 1.0 / scale
     return out

@@ -294,8 +294,11 @@ def cross_val_predict_torch(
                 eigenvalues, feature_vectors = torch.linalg.eigh(training.T @ training)
                 basis, test_transform = training @ feature_vectors, testing @ feature_vectors
             eigenvalues = _clip_null_eigenvalues(eigenvalues)
-            target_mean = targets.sum(dim=0) / train.size
-            targets = targets - target_mean
+            if codes is None:
+                target_mean = targets.sum(dim=0) / train.size
+                targets = targets - target_mean
+            else:  # centred per session: mean 0, and the session means are not added back
+                target_mean = torch.zeros(n_targets, dtype=torch.float64, device=where)
             blocks = None if groups is None else GroupBlocks.from_labels(
                 groups[train], None if sessions is None else sessions[0][train]
             )
