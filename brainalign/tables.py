@@ -77,7 +77,10 @@ def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [column for column in TABLE_COLUMNS if column not in frame.columns]
     if missing:
-        raise DataError(f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}")
+        raise DataError(
+            f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}. A per-subject table "
+            "written by an older version (e.g. without 'alphas'): rerun the ridge jobs (snakemake --forcerun ridge)"
+        )
     frame = frame.loc[:, list(TABLE_COLUMNS)]
     duplicated = frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
     if duplicated.any():
