@@ -228,8 +228,9 @@ def cross_val_predict_ridge(
     centre the targets, choose alpha by minimal mean squared leave-one-out error on the
     targets standardised with the training statistics (closed form, one eigendecomposition
     per fold for all alphas; whole groups left out with ``groups``), then predict the test
-    rows, transformed with the training statistics, in the targets' units: the training
-    target mean is added back (not the session means).
+    rows, transformed with the training statistics, in the targets' units. Without sessions
+    the training target mean is added back; with sessions nothing is: the predictions are of
+    the session-centred targets (:func:`session_centred_targets`).
 
     Parameters
     ----------
