@@ -4,7 +4,13 @@ Builds a synthetic decoding problem of the size of Pereira et al. (2018) experim
 (627 sentences in passages of 4, 10,000 voxels -> 768 model dimensions, 5 outer folds
 grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
 
-(a) ``brainalign.ridge.cross_val_predict_ridge`` (LOO over one eigendecomposition per fold);
+(a) ``brainalign.ridge.cross_val_predict_ridge`` as ``brainalign.alignment.fit_subject`` calls it
+    (issue 12): inner leave-one-passage-out, alpha chosen on training-standardised targets,
+    inputs and targets centred per session (two sessions, like Pereira's experiments 2 and 3:
+    the first 96 passages and the rest), all from one eigendecomposition per fold;
+(a0) the same function with the options of before issue 12 (single-row LOO, targets only
+    centred, no sessions): the "before" baseline, timed in the same run, and the model
+    that (b) fits (their predictions are compared);
 (b) scikit-learn ``RidgeCV`` (also efficient LOO) on ``StandardScaler``-ed training rows,
     fitted per outer fold;
 (c) a naive loop: per outer fold and alpha, inner 5-fold grouped CV with ``Ridge``, then a
@@ -17,7 +23,7 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
     torch) on the CPU, and on CUDA when torch sees a GPU, one alpha and per target, as a ratio
     against (a) in the same run, with the largest prediction difference.
 
-It checks that (a) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
+It checks that (a0) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
 the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
 (768 dims -> voxels) for (a) and (b). Usage::
 
@@ -44,11 +50,13 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from brainalign.metrics import two_vs_two
-from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds, session_centred_targets
 from brainalign.io import write_report_files
 
 
-def make_problem(n_stimuli: int, n_voxels: int, n_dims: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_problem(
+    n_stimuli: int, n_voxels: int, n_dims: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Synthetic voxels and embeddings sharing a passage-structured latent.
 
     Returns
@@ -57,6 +65,8 @@ def make_problem(n_stimuli: int, n_voxels: int, n_dims: int, seed: int) -> tuple
     embeddings : ndarray of shape (n_stimuli, n_dims)
     groups : ndarray of shape (n_stimuli,)
         Passage of each stimulus, 4 per passage (the last one shorter).
+    sessions : ndarray of shape (n_stimuli,)
+        ``exp2`` for the first 96 passages (384 sentences at Pereira size), ``exp3`` after.
     """
     rng = np.random.default_rng(seed)
     groups = np.arange(n_stimuli) // 4
@@ -68,7 +78,8 @@ def make_problem(n_stimuli: int, n_voxels: int, n_dims: int, seed: int) -> tuple
     # Noisy voxels, so that decoding is far from perfect (2v2 about 0.9 at 10,000 voxels)
     # and the alpha choice matters.
     voxels = latent @ voxel_loadings + 15.0 * rng.standard_normal((n_stimuli, n_voxels))
-    return voxels, embeddings, groups
+    sessions = np.where(groups < 96, "exp2", "exp3")
+    return voxels, embeddings, groups, sessions
 
 
 def sklearn_ridgecv(X, Y, alphas, folds) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +202,11 @@ def main() -> None:
     n_stimuli, n_dims, n_folds = 627, args.dims, 5
     n_voxels = args.voxels or (2000 if args.quick else 10_000)
     alphas = np.logspace(-2, 6, 10)
-    voxels, embeddings, groups = make_problem(n_stimuli, n_voxels, n_dims, args.seed)
+    voxels, embeddings, groups, sessions = make_problem(n_stimuli, n_voxels, n_dims, args.seed)
     folds = grouped_folds(groups, n_folds, seed=args.seed)
+    # (a): what fit_subject runs; (a0): the options of before issue 12.
+    options = {"groups": groups, "sessions": sessions}
+    before = {"standardize_targets": False}
 
     if args.blas_threads is not None:
         torch.set_num_threads(args.blas_threads)
@@ -213,23 +227,24 @@ def main() -> None:
         }
         decoding = results["decoding"]
 
-        # (a) ours
-        ours_time, ours_times, (ours, ours_alphas) = timed(
-            lambda: cross_val_predict_ridge(voxels, embeddings, alphas, folds, return_alphas=True), args.repeats
+        # (a) ours, as fit_subject runs it, and (a0) with the options of before, alternating.
+        ours_time, ours_times, (ours, ours_alphas), before_entry, before_run = time_ours_and_before(
+            voxels, embeddings, alphas, folds, options, before, args.repeats
         )
         decoding["ours"] = {"seconds": ours_time, "all_seconds": ours_times, "alphas": ours_alphas.tolist()}
+        decoding["ours_before"] = before_entry
         # (b) sklearn RidgeCV
         sk_time, sk_times, (sk, sk_alphas) = timed(
             lambda: sklearn_ridgecv(voxels, embeddings, alphas, folds), args.repeats
         )
         decoding["sklearn_ridgecv"] = {"seconds": sk_time, "all_seconds": sk_times, "alphas": sk_alphas.tolist()}
         decoding["sklearn_ridgecv"]["speedup_of_ours"] = sk_time / ours_time
-        decoding["agreement_ours_vs_ridgecv"] = agreement(ours, sk, ours_alphas, sk_alphas, folds)
+        decoding["agreement_ours_vs_ridgecv"] = agreement(before_run[0], sk, before_run[1], sk_alphas, folds)
         # (d) himalaya, and ours with one alpha per target as it chooses them.
         if not args.skip_himalaya:
-            time_himalaya(results, "decoding", voxels, embeddings, alphas, folds, groups, args.repeats, ours_time)
+            time_himalaya(results, "decoding", voxels, embeddings, alphas, folds, groups, args.repeats, ours_time, options)
         if not args.skip_torch:
-            time_torch(results, "decoding", voxels, embeddings, alphas, folds, args.repeats, ours)
+            time_torch(results, "decoding", voxels, embeddings, alphas, folds, args.repeats, ours, options)
         # (c) naive nested CV, once by default: it is the slow reference.
         if not args.skip_naive:
             naive_time, naive_times, (_, naive_alphas) = timed(
@@ -242,9 +257,11 @@ def main() -> None:
                 "speedup_of_ours": naive_time / ours_time,
             }
 
-        # 2v2 on the out-of-fold decoding predictions: all n (n - 1) / 2 pairs.
+        # 2v2 on the out-of-fold decoding predictions: all n (n - 1) / 2 pairs, against the
+        # session-centred embeddings that (a) predicts.
+        centred_embeddings = session_centred_targets(embeddings, sessions, folds)
         two_vs_two_time, two_vs_two_times, accuracy = timed(
-            lambda: two_vs_two(ours, embeddings), args.two_vs_two_repeats
+            lambda: two_vs_two(ours, centred_embeddings), args.two_vs_two_repeats
         )
         results["two_vs_two"] = {
             "milliseconds_median": 1e3 * two_vs_two_time,
@@ -255,10 +272,11 @@ def main() -> None:
 
         # Encoding: 768 dims -> all voxels; many targets make the pooled LOO shortcut count.
         encoding = results["encoding"]
-        enc_time, enc_times, (enc, enc_alphas) = timed(
-            lambda: cross_val_predict_ridge(embeddings, voxels, alphas, folds, return_alphas=True), args.repeats
+        enc_time, enc_times, (enc, enc_alphas), enc_before_entry, enc_before_run = time_ours_and_before(
+            embeddings, voxels, alphas, folds, options, before, args.repeats
         )
         encoding["ours"] = {"seconds": enc_time, "all_seconds": enc_times, "alphas": enc_alphas.tolist()}
+        encoding["ours_before"] = enc_before_entry
         sk_enc_time, sk_enc_times, (sk_enc, sk_enc_alphas) = timed(
             lambda: sklearn_ridgecv(embeddings, voxels, alphas, folds), args.repeats
         )
@@ -268,11 +286,11 @@ def main() -> None:
             "alphas": sk_enc_alphas.tolist(),
             "speedup_of_ours": sk_enc_time / enc_time,
         }
-        encoding["agreement_ours_vs_ridgecv"] = agreement(enc, sk_enc, enc_alphas, sk_enc_alphas, folds)
+        encoding["agreement_ours_vs_ridgecv"] = agreement(enc_before_run[0], sk_enc, enc_before_run[1], sk_enc_alphas, folds)
         if not args.skip_himalaya:
-            time_himalaya(results, "encoding", embeddings, voxels, alphas, folds, groups, args.repeats, enc_time)
+            time_himalaya(results, "encoding", embeddings, voxels, alphas, folds, groups, args.repeats, enc_time, options)
         if not args.skip_torch:
-            time_torch(results, "encoding", embeddings, voxels, alphas, folds, args.repeats, enc)
+            time_torch(results, "encoding", embeddings, voxels, alphas, folds, args.repeats, enc, options)
 
     report = markdown_table(results)
     print(report)
@@ -281,14 +299,41 @@ def main() -> None:
         print(f"\nwrote {args.json}")
 
 
-def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours_time) -> None:
-    """Time (d) and ours with per-target alphas; record times, ratios and out-of-fold 2v2."""
+def time_ours_and_before(X, Y, alphas, folds, options, before, repeats):
+    """Time (a) and (a0), alternating their repeats so that a load change hits both alike.
+
+    Returns (a)'s median, all times and last result, (a0)'s entry (with the ratio
+    ``time_ratio_vs_before`` = (a) / (a0), medians) and (a0)'s last (predictions, alphas).
+    """
+    ours_times, before_times = [], []
+    ours = before_run = None
+    for _ in range(repeats):
+        _, [seconds], ours = timed(lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **options), 1)
+        ours_times.append(seconds)
+        _, [seconds], before_run = timed(
+            lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **before), 1
+        )
+        before_times.append(seconds)
+    ours_time, before_time = statistics.median(ours_times), statistics.median(before_times)
+    entry = {
+        "seconds": before_time,
+        "all_seconds": before_times,
+        "alphas": before_run[1].tolist(),
+        "time_ratio_vs_before": ours_time / before_time,
+        "best_time_ratio_vs_before": min(ours_times) / min(before_times),
+    }
+    return ours_time, ours_times, ours, entry, before_run
+
+
+def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours_time, options) -> None:
+    """Time (d) and ours with per-target alphas (options of (a)); record times, ratios and out-of-fold 2v2."""
     entry = results[direction]
     him_time, him_times, (him, him_alphas) = timed(
         lambda: himalaya_kernel_ridge_cv(X, Y, alphas, folds, groups), repeats
     )
     per_time, per_times, (per, per_alphas) = timed(
-        lambda: cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True, return_alphas=True), repeats
+        lambda: cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True, return_alphas=True, **options),
+        repeats,
     )
     entry["ours_per_target"] = {
         "seconds": per_time,
@@ -306,8 +351,8 @@ def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours
     }
 
 
-def time_torch(results, direction, X, Y, alphas, folds, repeats, ours_predictions) -> None:
-    """Time (e), the torch backend on the CPU (and CUDA when present), against numpy (a).
+def time_torch(results, direction, X, Y, alphas, folds, repeats, ours_predictions, options) -> None:
+    """Time (e), the torch backend on the CPU (and CUDA when present), against numpy (a), same options.
 
     One alpha for all targets always; per target as well when (d) timed ours per target.
     Records ``results[direction]["torch"]`` as a list of rows with the ratio numpy / torch.
@@ -316,14 +361,14 @@ def time_torch(results, direction, X, Y, alphas, folds, repeats, ours_prediction
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     settings = [("one alpha", False, entry["ours"]["seconds"], ours_predictions)]
     if "ours_per_target" in entry:
-        per_target = cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True)
+        per_target = cross_val_predict_ridge(X, Y, alphas, folds, per_target_alpha=True, **options)
         settings.append(("per target", True, entry["ours_per_target"]["seconds"], per_target))
     rows = []
     for device in devices:
         for label, per_target_alpha, numpy_seconds, numpy_predictions in settings:
             seconds, times, predictions = timed(
                 lambda: cross_val_predict_ridge(
-                    X, Y, alphas, folds, per_target_alpha=per_target_alpha, backend="torch", device=device
+                    X, Y, alphas, folds, per_target_alpha=per_target_alpha, backend="torch", device=device, **options
                 ),
                 repeats,
             )
@@ -369,7 +414,8 @@ def markdown_table(results: dict) -> str:
     ]
     for direction in ("decoding", "encoding"):
         for method, label in (
-            ("ours", "brainalign cross_val_predict_ridge"),
+            ("ours", "brainalign cross_val_predict_ridge (groups, sessions, standardised targets)"),
+            ("ours_before", "brainalign, options of before issue 12 (row LOO, centred targets)"),
             ("sklearn_ridgecv", "sklearn RidgeCV + StandardScaler"),
             ("naive_nested_cv", "naive inner 5-fold CV with Ridge"),
             ("ours_per_target", "brainalign, one alpha per target"),
@@ -379,6 +425,8 @@ def markdown_table(results: dict) -> str:
             if entry is None:
                 continue
             speedup = f"{entry['speedup_of_ours']:.1f}x" if "speedup_of_ours" in entry else "1x"
+            if "time_ratio_vs_before" in entry:
+                speedup = f"{1 / entry['time_ratio_vs_before']:.2f}x"
             if "speedup_of_ours_per_target" in entry:
                 speedup += f" ({entry['speedup_of_ours_per_target']:.1f}x vs ours per target)"
             chosen = ", ".join(f"{alpha:g}" for alpha in entry["alphas"])
@@ -401,12 +449,20 @@ def markdown_table(results: dict) -> str:
                 f"{results[direction]['himalaya_kernelridgecv']['two_vs_two']:.3f}"
             )
     for direction in ("decoding", "encoding"):
+        before = results[direction]["ours_before"]
+        lines.append(
+            f"{direction}: (a) takes {before['time_ratio_vs_before']:.2f}x the time of the options of before "
+            f"(median to median; best to best {before['best_time_ratio_vs_before']:.2f}x); "
+            f"sklearn RidgeCV takes {results[direction]['sklearn_ridgecv']['speedup_of_ours']:.1f}x the time of (a)"
+        )
+    for direction in ("decoding", "encoding"):
         agree = results[direction]["agreement_ours_vs_ridgecv"]
         if agree["max_relative_difference"] is None:
-            lines.append(f"{direction}: no fold chose the same alpha in ours and RidgeCV")
+            lines.append(f"{direction}: no fold chose the same alpha in ours (options of before) and RidgeCV")
         else:
             lines.append(
-                f"{direction}: ours vs RidgeCV on the {agree['folds_same_alpha']} folds with the same alpha: "
+                f"{direction}: ours with the options of before vs RidgeCV on the {agree['folds_same_alpha']} folds "
+                "with the same alpha: "
                 f"max |difference| / max |prediction| = {agree['max_relative_difference']:.1e}"
             )
     return "\n".join(lines)

@@ -21,6 +21,7 @@ below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +33,19 @@ from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore, read_feature_store, variant_label
 from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
-from brainalign.ridge import check_backend, cross_val_predict_ridge, grouped_folds
+from brainalign.ridge import (
+    alphas_at_grid_edge,
+    check_backend,
+    chosen_alphas_label,
+    cross_val_predict_ridge,
+    grouped_folds,
+)
+from brainalign.ridge_sessions import check_sessions_are_trained, session_codes, session_means
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
 from brainalign.resampling import pair_mask
 from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two_pair_sets, rng_for
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -131,32 +141,49 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
 
 
 def standardise_by_training_folds(
-    predicted: np.ndarray, actual: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]
+    predicted: np.ndarray,
+    actual: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    sessions: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Express out-of-fold predictions and targets relative to their training folds.
 
     Each test row, predicted and actual, is centred and scaled per column with the mean and
     standard deviation of the corresponding fold's training rows of ``actual``. Only training
-    rows are used, so nothing leaks from the held-out targets.
+    rows are used, so nothing leaks from the held-out targets. With several ``sessions``,
+    ``actual`` is first centred per session with the training rows' session means (the
+    targets that ridge with ``sessions`` predicts,
+    :func:`brainalign.ridge_sessions.session_centred_targets`), and the training statistics
+    are those of the session-centred training rows.
 
     Parameters
     ----------
     predicted, actual : ndarray of shape (n_stimuli, n_targets)
     folds : sequence of (train_idx, test_idx)
         The folds that produced ``predicted``; their test sets partition the rows.
+    sessions : sequence of str of length n_stimuli, optional
+        Session of each stimulus; ``None`` or a single label: no session centring.
 
     Returns
     -------
     predicted, actual : ndarray of shape (n_stimuli, n_targets), float64
     """
+    coded = session_codes(sessions, actual.shape[0])
+    if coded is not None:
+        check_sessions_are_trained(*coded, folds)
     predicted_out = np.empty(predicted.shape, dtype=np.float64)
     actual_out = np.empty(actual.shape, dtype=np.float64)
     for train, test in folds:
-        mean = actual[train].mean(axis=0, dtype=np.float64)
-        std = actual[train].std(axis=0, dtype=np.float64)
+        training, held_out = actual[train], actual[test]
+        if coded is not None:
+            codes, labels = coded
+            means = session_means(training, codes[train], labels.size)
+            training, held_out = training - means[codes[train]], held_out - means[codes[test]]
+        mean = training.mean(axis=0, dtype=np.float64)
+        std = training.std(axis=0, dtype=np.float64)
         std[std == 0] = 1.0
         predicted_out[test] = (predicted[test] - mean) / std
-        actual_out[test] = (actual[test] - mean) / std
+        actual_out[test] = (held_out - mean) / std
     return predicted_out, actual_out
 
 
@@ -295,7 +322,7 @@ def fit_subject(
         for layer, representation in sorted(layers.items()):
             for direction in settings.directions:
                 inputs, targets = (voxels, representation) if direction == "decoding" else (representation, voxels)
-                predicted = cross_val_predict_ridge(
+                predicted, chosen = cross_val_predict_ridge(
                     inputs,
                     targets,
                     settings.alphas,
@@ -303,8 +330,19 @@ def fit_subject(
                     per_target_alpha=settings.per_target_alpha,
                     backend=settings.backend,
                     device=settings.device,
+                    groups=responses.groups,
+                    sessions=responses.sessions,
+                    return_alphas=True,
                 )
-                predicted, targets = standardise_by_training_folds(predicted, targets, folds)
+                if alphas_at_grid_edge(chosen, settings.alphas):
+                    logger.warning(
+                        "%s %s of subject %s, ROI %s, layer %s (%s/%s/%s): a chosen alpha sits at the edge of "
+                        "the grid ridge.alphas (%s; per fold: %s); widen the grid",
+                        responses.dataset, direction, responses.subject, roi, layer, model, task, method,
+                        ", ".join(f"{alpha:g}" for alpha in (min(settings.alphas), max(settings.alphas))),
+                        chosen_alphas_label(chosen),
+                    )
+                predicted, targets = standardise_by_training_folds(predicted, targets, folds, responses.sessions)
                 identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
                 metrics = {}
                 two_vs_two, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
@@ -337,6 +375,7 @@ def fit_subject(
                             "metric": metric,
                             "pairs": pairs,
                             **values,
+                            "alphas": chosen_alphas_label(chosen),
                         }
                     )
     return SubjectAlignment(

@@ -2,10 +2,12 @@
 
 The outer loop runs over folds that keep every group of stimuli (a passage or an image)
 in one test fold. Inside each training fold the inputs are standardised, the targets
-centred, and the ridge penalty is chosen by exact leave-one-out (LOO) error computed in
-closed form from ONE eigendecomposition per training fold, shared by all alphas
-(:mod:`brainalign.ridge_loo`; the same algorithm in torch, for a GPU, in
-:mod:`brainalign.ridge_torch`):
+centred (both per session when sessions are given: :mod:`brainalign.ridge_sessions`), and the
+ridge penalty is chosen by exact leave-one-out (LOO) error on the targets standardised with
+the training fold's statistics, leaving out single rows or whole groups
+(:mod:`brainalign.ridge_groups`), computed in closed form from ONE eigendecomposition per
+training fold, shared by all alphas (:mod:`brainalign.ridge_loo`, :mod:`brainalign.ridge_folds`;
+the same algorithm in torch, for a GPU, in :mod:`brainalign.ridge_torch`):
 
 * dual form (n_train <= n_features): eigendecomposition of the kernel ``K = X X^T``;
 * primal form (n_train > n_features): eigendecomposition of ``X^T X``.
@@ -23,25 +25,50 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from brainalign.errors import ConfigError, DataError
+from brainalign.ridge_checks import (
+    BACKENDS,
+    DEVICES,
+    Fold,
+    check_alphas,
+    check_chunk_size,
+    check_folds,
+    check_inputs,
+    check_labels,
+    check_backend,
+)
+from brainalign.ridge_folds import cross_val_predict_numpy
+from brainalign.ridge_groups import GroupBlocks
 from brainalign.ridge_loo import (
     EigenBasis,
-    cross_val_predict_numpy,
     loo_mean_squared_errors,
     pooled_loo_mean_squared_errors_dual,
     standardise_in_place,
 )
+from brainalign.ridge_sessions import (
+    check_sessions_are_trained,
+    session_centred_targets,
+    session_codes,
+    session_means,
+    subtract_session_means,
+)
 
-Fold = tuple[NDArray[np.intp], NDArray[np.intp]]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_CHUNK_SIZE",
+    "DEVICES",
+    "Fold",
+    "alphas_at_grid_edge",
+    "check_backend",
+    "chosen_alphas_label",
+    "cross_val_predict_ridge",
+    "grouped_folds",
+    "ridge_loo_errors",
+    "session_centred_targets",
+]
 
 # Targets are processed in column blocks of this size so that the per-alpha residual
 # matrices stay at n_train x chunk_size however many voxels are predicted.
 DEFAULT_CHUNK_SIZE = 4096
-
-# Config key ridge.backend: numpy (the default; byte-identical tables run to run) or torch
-# (on ridge.device: cpu, cuda or auto = cuda when torch sees a GPU).
-BACKENDS = ("numpy", "torch")
-DEVICES = ("cpu", "cuda", "auto")
-
 
 def grouped_folds(groups: ArrayLike, n_folds: int, seed: int = 0) -> list[Fold]:
     """Split samples into folds that never separate a group.
@@ -105,105 +132,6 @@ def grouped_folds(groups: ArrayLike, n_folds: int, seed: int = 0) -> list[Fold]:
     return folds
 
 
-def check_backend(backend: str, device: str) -> None:
-    """Check the config keys ``ridge.backend`` and ``ridge.device`` (see :data:`BACKENDS`).
-
-    Whether a CUDA GPU is present is checked where the torch backend runs
-    (:func:`brainalign.ridge_torch.resolve_device`), not here.
-
-    Raises
-    ------
-    ConfigError
-        Unknown backend or device, or ``cuda`` with the numpy backend.
-    """
-    if backend not in BACKENDS:
-        raise ConfigError(f"config key ridge.backend: unknown backend {backend!r}; use one of {list(BACKENDS)}")
-    if device not in DEVICES:
-        raise ConfigError(f"config key ridge.device: unknown device {device!r}; use one of {list(DEVICES)}")
-    if backend == "numpy" and device == "cuda":
-        raise ConfigError(
-            "config key ridge.device is 'cuda' but ridge.backend is 'numpy', which runs on the CPU only; "
-            "set ridge.backend: torch to use a GPU, or ridge.device: auto"
-        )
-
-
-def _check_chunk_size(chunk_size: int) -> None:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ConfigError(f"chunk_size must be a positive integer; got {chunk_size!r}")
-
-
-def _check_alphas(alphas: ArrayLike) -> NDArray[np.float64]:
-    alphas = np.asarray(alphas, dtype=np.float64)
-    if alphas.ndim != 1 or alphas.size == 0:
-        raise ConfigError(f"alphas must be a non-empty 1-D sequence of positive numbers; got shape {alphas.shape}")
-    if not np.all(np.isfinite(alphas)) or np.any(alphas <= 0):
-        raise ConfigError(f"alphas must be finite and > 0; got {alphas.tolist()}")
-    return alphas
-
-
-def _all_finite(matrix: NDArray) -> bool:
-    """Whether a numeric array holds no NaN or inf, in one pass and without a mask.
-
-    A NaN or inf in the data makes the sum NaN or inf; a finite sum therefore proves
-    all values finite. Only a sum that overflows needs the element-wise test.
-    """
-    if not np.issubdtype(matrix.dtype, np.inexact):
-        return True
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(matrix)):
-            return True
-    return bool(np.all(np.isfinite(matrix)))
-
-
-def _check_inputs(X: ArrayLike, Y: ArrayLike) -> tuple[NDArray, NDArray, bool]:
-    """Return X (n, p), Y as (n, t) and whether Y was 1-D."""
-    X = np.asarray(X)
-    Y = np.asarray(Y)
-    if X.ndim != 2:
-        raise DataError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}")
-    if Y.ndim not in (1, 2):
-        raise DataError(f"Y must be 1-D or 2-D (n_samples, n_targets); got shape {Y.shape}")
-    if X.shape[0] != Y.shape[0]:
-        raise DataError(f"X and Y must have the same number of rows; got {X.shape[0]} and {Y.shape[0]}")
-    if X.shape[1] == 0 or (Y.ndim == 2 and Y.shape[1] == 0):
-        raise DataError(f"X and Y need at least one column; got shapes {X.shape} and {Y.shape}")
-    for name, matrix in (("X", X), ("Y", Y)):
-        if not np.issubdtype(matrix.dtype, np.number) or not _all_finite(matrix):
-            raise DataError(f"{name} must hold finite numbers (no NaN or inf)")
-    was_1d = Y.ndim == 1
-    return X, (Y[:, None] if was_1d else Y), was_1d
-
-
-def _check_folds(folds: Sequence[Fold], n_samples: int) -> list[Fold]:
-    """Check that the folds index the data, never overlap train/test and cover each sample once."""
-    if len(folds) == 0:
-        raise DataError("folds is empty; build them with grouped_folds")
-    checked = []
-    times_tested = np.zeros(n_samples, dtype=np.int64)
-    for number, fold in enumerate(folds):
-        if len(fold) != 2:
-            raise DataError(f"fold {number} must be a (train_idx, test_idx) pair")
-        train, test = (np.asarray(indices) for indices in fold)
-        for name, indices in (("train", train), ("test", test)):
-            if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
-                raise DataError(f"fold {number}: {name} indices must be a 1-D integer array")
-            if indices.size and (indices.min() < 0 or indices.max() >= n_samples):
-                raise DataError(f"fold {number}: {name} indices fall outside 0..{n_samples - 1}")
-        if np.unique(train).size < 2:
-            raise DataError(f"fold {number} has {np.unique(train).size} training samples; ridge needs at least 2")
-        if np.intersect1d(train, test).size:
-            raise DataError(f"fold {number}: train and test indices overlap, which would leak test data")
-        np.add.at(times_tested, test, 1)
-        checked.append((train, test))
-    if np.any(times_tested != 1):
-        bad = np.flatnonzero(times_tested != 1)
-        raise DataError(
-            f"the test sets must cover every sample exactly once to give out-of-fold predictions; "
-            f"{bad.size} samples are tested 0 or several times (first: {bad[:5].tolist()})"
-        )
-    return checked
-
-
 def ridge_loo_errors(
     X_train: ArrayLike,
     Y_train: ArrayLike,
@@ -212,13 +140,18 @@ def ridge_loo_errors(
     standardize: bool = True,
     pooled: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    groups: ArrayLike | None = None,
+    standardize_targets: bool = False,
+    sessions: ArrayLike | None = None,
 ) -> NDArray[np.float64]:
-    """Mean squared leave-one-out error of ridge with an intercept, for every alpha.
+    """Mean squared leave-one-out (or leave-one-group-out) error of ridge with an intercept, per alpha.
 
     The inputs are standardised (or only centred) with the statistics of all the given
     rows, which are then held fixed: the result equals refitting
-    ``Ridge(alpha, fit_intercept=True)`` n times on the standardised rows, each time
-    without one row, and predicting that row.
+    ``Ridge(alpha, fit_intercept=True)`` on the standardised rows without one row (or one
+    group of rows) at a time, and predicting the rows left out. Nothing is refitted: the
+    errors come in closed form from one eigendecomposition (:mod:`brainalign.ridge_groups`
+    for groups).
 
     Parameters
     ----------
@@ -232,24 +165,43 @@ def ridge_loo_errors(
         Return the mean over targets per alpha instead of one error per target.
     chunk_size : int, default=4096
         Targets processed at once.
+    groups : array-like of shape (n_samples,), optional
+        Group labels: leave out one whole group at a time. ``None``: single rows.
+    standardize_targets : bool, default=False
+        Errors of the targets scaled to unit variance (ddof=0) instead of in their units.
+    sessions : array-like of shape (n_samples,), optional
+        Session labels: one unpenalised intercept per session (inputs and targets centred
+        per session, as :func:`cross_val_predict_ridge` does), refitted without each left-out
+        row or group, like the session means of the retained rows.
 
     Returns
     -------
     ndarray of shape (n_alphas, n_targets), or (n_alphas,) if ``pooled``
     """
-    _check_chunk_size(chunk_size)
-    X, Y, _ = _check_inputs(X_train, Y_train)
-    alphas = _check_alphas(alphas)
+    check_chunk_size(chunk_size)
+    X, Y, _ = check_inputs(X_train, Y_train)
+    alphas = check_alphas(alphas)
     if X.shape[0] < 2:
         raise DataError(f"leave-one-out needs at least 2 samples; got {X.shape[0]}")
+    groups = check_labels(groups, X.shape[0], "groups")
+    if groups is not None and np.unique(groups).size < 2:
+        raise DataError("leave-one-group-out needs at least 2 groups")
     standardised = np.array(X, dtype=np.float64)
-    standardise_in_place(standardised, standardize)
-    basis = EigenBasis.from_training(standardised)
     centred_targets = Y.astype(np.float64) - Y.mean(axis=0, dtype=np.float64)
+    coded, leverage = session_codes(sessions, X.shape[0]), None
+    if coded is not None:
+        codes, n_sessions = coded[0], coded[1].size
+        subtract_session_means(centred_targets, codes, session_means(centred_targets, codes, n_sessions))
+        leverage = 1.0 / np.bincount(codes)[codes]
+    blocks = None if groups is None else GroupBlocks.from_labels(groups, None if coded is None else coded[0])
+    standardise_in_place(standardised, standardize, sessions=None if coded is None else (coded[0], coded[1].size))
+    basis = EigenBasis.from_training(standardised, intercept_leverage=leverage)
+    if standardize_targets:
+        standardise_in_place(centred_targets, True)
     if pooled and basis.form == "dual":
-        return pooled_loo_mean_squared_errors_dual(basis, centred_targets, alphas, chunk_size)
+        return pooled_loo_mean_squared_errors_dual(basis, centred_targets, alphas, chunk_size, blocks=blocks)
     projected = basis.basis.T @ centred_targets
-    errors = loo_mean_squared_errors(basis, projected, centred_targets, alphas, chunk_size)
+    errors = loo_mean_squared_errors(basis, projected, centred_targets, alphas, chunk_size, blocks=blocks)
     return errors.mean(axis=1) if pooled else errors
 
 
@@ -265,14 +217,20 @@ def cross_val_predict_ridge(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     backend: str = "numpy",
     device: str = "auto",
+    groups: ArrayLike | None = None,
+    sessions: ArrayLike | None = None,
+    standardize_targets: bool = True,
 ) -> NDArray[np.float64] | tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Out-of-fold ridge predictions with the penalty chosen inside each training fold.
 
-    For each fold, using the training rows only: standardise the input columns (zero
-    variance columns get scale 1), centre the targets, choose alpha by minimal mean
-    squared leave-one-out error (closed form, one eigendecomposition per fold for all
-    alphas), then predict the test rows, standardised with the training statistics,
-    and add back the training target mean.
+    For each fold, using the training rows only: (with ``sessions``, centre inputs and
+    targets per session,) standardise the input columns (zero variance columns get scale 1),
+    centre the targets, choose alpha by minimal mean squared leave-one-out error on the
+    targets standardised with the training statistics (closed form, one eigendecomposition
+    per fold for all alphas; whole groups left out with ``groups``), then predict the test
+    rows, transformed with the training statistics, in the targets' units. Without sessions
+    the training target mean is added back; with sessions nothing is: the predictions are of
+    the session-centred targets (:func:`session_centred_targets`).
 
     Parameters
     ----------
@@ -288,7 +246,8 @@ def cross_val_predict_ridge(
         exactly once and never overlap their training set.
     per_target_alpha : bool, default=False
         Choose one alpha per target instead of one alpha minimising the LOO error
-        averaged over all targets.
+        averaged over all (standardised) targets. A per-target choice does not depend on
+        the targets' scale.
     standardize : bool, default=True
         Scale input columns to unit variance; with False they are only centred.
     return_alphas : bool, default=False
@@ -297,11 +256,26 @@ def cross_val_predict_ridge(
         Number of targets processed at once; bounds the memory of the per-alpha
         residuals to ``n_train * chunk_size`` floats.
     backend : {"numpy", "torch"}, default="numpy"
-        numpy (:mod:`brainalign.ridge_loo`) or the same algorithm in torch
+        numpy (:mod:`brainalign.ridge_folds`) or the same algorithm in torch
         (:mod:`brainalign.ridge_torch`, equal to round-off on the CPU).
     device : {"cpu", "cuda", "auto"}, default="auto"
         Where the torch backend runs; ``auto`` is the GPU when torch sees one. The numpy
         backend runs on the CPU and accepts ``cpu`` or ``auto``.
+    groups : array-like of shape (n_samples,), optional
+        Group label of each sample (the CV groups, e.g. passages): the inner LOO leaves
+        whole groups of the training fold out, in closed form (:mod:`brainalign.ridge_groups`),
+        so that no group's rows sit on both sides of the inner split. ``None``: single rows.
+    sessions : array-like of shape (n_samples,), optional
+        Session (acquisition block) of each sample. Inside each fold, X and Y are centred
+        per session with the training rows' session means (test rows with their session's
+        training mean), and the predictions are of the session-centred Y, carrying no
+        session offset: score them against
+        :func:`~brainalign.ridge_sessions.session_centred_targets`. ``None`` or one label:
+        no session centring (the results equal those without ``sessions``).
+    standardize_targets : bool, default=True
+        Choose the (pooled) alpha on targets standardised with the training fold's
+        statistics. False: on targets that are only centred, as before issue 12 (high
+        variance columns then dominate the choice); kept to compare against.
 
     Returns
     -------
@@ -318,18 +292,32 @@ def cross_val_predict_ridge(
         the numpy backend, or when torch sees no CUDA GPU.
     DataError
         Inputs of the wrong shape or non-finite, or folds that do not index the data,
-        overlap, leave fewer than 2 training rows or do not test every sample once.
+        overlap, leave fewer than 2 training rows or do not test every sample once;
+        ``groups`` or ``sessions`` not one label per sample; a session with no training
+        rows in a fold (named).
     """
     check_backend(backend, device)
-    _check_chunk_size(chunk_size)
-    X, Y, was_1d = _check_inputs(X, Y)
-    alphas = _check_alphas(alphas)
-    folds = _check_folds(folds, X.shape[0])
+    check_chunk_size(chunk_size)
+    X, Y, was_1d = check_inputs(X, Y)
+    alphas = check_alphas(alphas)
+    folds = check_folds(folds, X.shape[0])
+    groups = check_labels(groups, X.shape[0], "groups")
+    coded = session_codes(sessions, X.shape[0])
+    if coded is not None:
+        check_sessions_are_trained(*coded, folds, groups)
+        coded = (coded[0], coded[1].size)
 
     # One conversion for all folds (no copy when already float64).
     X = X.astype(np.float64, copy=False)
     Y = Y.astype(np.float64, copy=False)
-    options = {"per_target_alpha": per_target_alpha, "standardize": standardize, "chunk_size": chunk_size}
+    options = {
+        "per_target_alpha": per_target_alpha,
+        "standardize": standardize,
+        "standardize_targets": standardize_targets,
+        "chunk_size": chunk_size,
+        "groups": groups,
+        "sessions": coded,
+    }
     if backend == "torch":
         from brainalign.ridge_torch import cross_val_predict_torch  # torch only when asked for
 
@@ -339,3 +327,37 @@ def cross_val_predict_ridge(
     if was_1d:
         predictions = predictions[:, 0]
     return (predictions, chosen) if return_alphas else predictions
+
+
+def chosen_alphas_label(chosen: ArrayLike) -> str:
+    """The alphas chosen per outer fold as one table cell, e.g. ``"100;100;1000;100;100"``.
+
+    Parameters
+    ----------
+    chosen : array-like of shape (n_folds,) or (n_folds, n_targets)
+        As returned by :func:`cross_val_predict_ridge` with ``return_alphas``; with one alpha
+        per target, each fold contributes the median over its targets.
+
+    Returns
+    -------
+    str
+        One value per fold in fold order, joined with ``;``, each with 6 significant digits
+        (``format(alpha, "g")``).
+    """
+    chosen = np.asarray(chosen, dtype=np.float64)
+    per_fold = np.median(chosen, axis=1) if chosen.ndim == 2 else chosen
+    return ";".join(f"{alpha:g}" for alpha in per_fold)
+
+
+def alphas_at_grid_edge(chosen: ArrayLike, alphas: ArrayLike) -> bool:
+    """Whether any fold's chosen alpha (per-target: its median) is the smallest or largest of ``alphas``.
+
+    Such a choice may be limited by the grid rather than by the data. A grid of one alpha
+    has no edge to warn about.
+    """
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.size < 2:
+        return False
+    chosen = np.asarray(chosen, dtype=np.float64)
+    per_fold = np.median(chosen, axis=1) if chosen.ndim == 2 else chosen
+    return bool(np.any((per_fold <= alphas.min()) | (per_fold >= alphas.max())))

@@ -1,5 +1,6 @@
 """The numpy core of :mod:`brainalign.ridge`: standardisation, one eigendecomposition per
-training fold, closed-form leave-one-out errors for every alpha, and one fold's predictions.
+training fold and closed-form leave-one-out errors for every alpha (single rows here, whole
+groups with :mod:`brainalign.ridge_groups`); :mod:`brainalign.ridge_folds` runs the folds.
 
 Dual form (n_train <= n_features): eigendecomposition of the kernel ``K = X X^T``; primal form
 (n_train > n_features): of ``X^T X``. With the hat matrix ``H`` of ridge with an unpenalised
@@ -9,12 +10,14 @@ deterministic; :mod:`brainalign.ridge_torch` is the same algorithm in torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from brainalign.ridge_groups import GroupBlocks, block_factors, pooled_dual_squared_errors, squared_errors_per_target
+from brainalign.ridge_sessions import session_means, subtract_session_means
 
 
 def clip_null_eigenvalues(eigenvalues: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -50,6 +53,12 @@ class EigenBasis:
         The standardised training inputs (dual form only, to build test kernels).
     feature_eigenvectors : ndarray of shape (n_features, n_features)
         V (primal form only).
+    intercept_leverage : float or ndarray of shape (n_train,)
+        Diagonal of the hat matrix of the unpenalised intercepts: ``1 / n_train`` for one
+        intercept, ``1 / n_s`` (the training rows of the row's session) for one intercept per
+        session, which is what centring inputs and targets per session fits
+        (:mod:`brainalign.ridge_sessions`). The intercepts are refitted by every left-out row
+        or group, so the centring leaks nothing into the LOO error.
     """
 
     form: Literal["dual", "primal"]
@@ -57,20 +66,33 @@ class EigenBasis:
     eigenvalues: NDArray[np.float64]
     training_inputs: NDArray[np.float64] | None = None
     feature_eigenvectors: NDArray[np.float64] | None = None
+    intercept_leverage: float | NDArray[np.float64] = 0.0
 
     @classmethod
-    def from_training(cls, inputs: NDArray[np.float64], kernel: NDArray[np.float64] | None = None) -> EigenBasis:
+    def from_training(
+        cls,
+        inputs: NDArray[np.float64],
+        kernel: NDArray[np.float64] | None = None,
+        intercept_leverage: NDArray[np.float64] | None = None,
+    ) -> EigenBasis:
         """Decompose standardised training inputs of shape (n_train, n_features).
 
         ``kernel``, if given, is ``inputs @ inputs.T`` already computed (dual form only).
+        ``intercept_leverage`` (n_train,) is given with per-session intercepts; default
+        ``1 / n_train``.
         """
         n_train, n_features = inputs.shape
+        leverage = 1.0 / n_train if intercept_leverage is None else intercept_leverage
         if n_train <= n_features:
             eigenvalues, eigenvectors = np.linalg.eigh(inputs @ inputs.T if kernel is None else kernel)
-            return cls("dual", eigenvectors, clip_null_eigenvalues(eigenvalues), training_inputs=inputs)
+            return cls(
+                "dual", eigenvectors, clip_null_eigenvalues(eigenvalues), training_inputs=inputs,
+                intercept_leverage=leverage,
+            )
         eigenvalues, eigenvectors = np.linalg.eigh(inputs.T @ inputs)
         return cls(
-            "primal", inputs @ eigenvectors, clip_null_eigenvalues(eigenvalues), feature_eigenvectors=eigenvectors
+            "primal", inputs @ eigenvectors, clip_null_eigenvalues(eigenvalues), feature_eigenvectors=eigenvectors,
+            intercept_leverage=leverage,
         )
 
     def transform(self, new_inputs: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -79,18 +101,29 @@ class EigenBasis:
             return (new_inputs @ self.training_inputs.T) @ self.basis
         return new_inputs @ self.feature_eigenvectors
 
-    def loo_residual_denominators(self, alpha: float) -> NDArray[np.float64]:
-        """``1 - diag(H)`` of the model with an unpenalised intercept, shape (n_train,).
+    def group_factors(
+        self, alpha: float, gathered: NDArray[np.float64], blocks: GroupBlocks
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Eigenvalues (n_groups, size) and eigenvectors of every block ``I - H_gg``.
 
-        The intercept adds ``1/n`` to every diagonal entry of the hat matrix of the
-        centred problem (the centred columns are orthogonal to the constant).
+        ``gathered`` is ``basis[blocks.index]`` (:func:`brainalign.ridge_groups.block_factors`).
         """
-        n_train = self.basis.shape[0]
+        dual = self.form == "dual"
+        weights = alpha / (self.eigenvalues + alpha) if dual else 1.0 / (self.eigenvalues + alpha)
+        return block_factors(gathered, weights, dual, blocks, np)
+
+    def loo_residual_denominators(self, alpha: float) -> NDArray[np.float64]:
+        """``1 - diag(H)`` of the model with unpenalised intercept(s), shape (n_train,).
+
+        The intercept adds ``1/n`` (per session: ``1/n_s``) to every diagonal entry of the
+        hat matrix of the centred problem (the centred columns are orthogonal to the
+        constant, or to each session's indicator).
+        """
         if self.form == "dual":
             # U is complete (rows of unit norm), so 1 - diag(U diag(s/(s+a)) U^T) equals
             # U^2 @ (a/(s+a)): no cancellation between 1 and a number close to 1.
-            return (self.basis**2) @ (alpha / (self.eigenvalues + alpha)) - 1.0 / n_train
-        return 1.0 - 1.0 / n_train - (self.basis**2) @ (1.0 / (self.eigenvalues + alpha))
+            return (self.basis**2) @ (alpha / (self.eigenvalues + alpha)) - self.intercept_leverage
+        return 1.0 - self.intercept_leverage - (self.basis**2) @ (1.0 / (self.eigenvalues + alpha))
 
     def loo_residuals(
         self, alpha: float, projected: NDArray[np.float64], centred_targets: NDArray[np.float64]
@@ -120,11 +153,28 @@ def loo_mean_squared_errors(
     centred_targets: NDArray[np.float64],
     alphas: NDArray[np.float64],
     chunk_size: int,
+    blocks: GroupBlocks | None = None,
 ) -> NDArray[np.float64]:
-    """Mean squared LOO error per alpha and target, shape (n_alphas, n_targets)."""
-    n_targets = centred_targets.shape[1]
+    """Mean squared LOO error per alpha and target, shape (n_alphas, n_targets).
+
+    With ``blocks`` (:class:`brainalign.ridge_groups.GroupBlocks` of the training rows) whole
+    groups are left out instead of single rows.
+    """
+    n_train, n_targets = centred_targets.shape
     errors = np.empty((alphas.size, n_targets))
+    gathered = None if blocks is None else basis.basis[blocks.index]
     for index, alpha in enumerate(alphas):
+        if blocks is not None:
+            eigenvalues, eigenvectors = basis.group_factors(alpha, gathered, blocks)
+            if np.any(eigenvalues <= 0):
+                errors[index] = np.inf
+                continue
+            for start in range(0, n_targets, chunk_size):
+                block = slice(start, start + chunk_size)
+                numerators = basis.loo_residuals(alpha, projected[:, block], centred_targets[:, block])
+                errors[index, block] = squared_errors_per_target(numerators, eigenvalues, eigenvectors, blocks, np)
+            errors[index] /= n_train
+            continue
         denominators = basis.loo_residual_denominators(alpha)
         # A denominator <= 0 only arises from round-off when the model interpolates the
         # training rows; its LOO error is unbounded, so that alpha must never win.
@@ -140,7 +190,12 @@ def loo_mean_squared_errors(
 
 
 def pooled_loo_mean_squared_errors_dual(
-    basis: EigenBasis, centred_targets: NDArray[np.float64], alphas: NDArray[np.float64], chunk_size: int
+    basis: EigenBasis,
+    centred_targets: NDArray[np.float64],
+    alphas: NDArray[np.float64],
+    chunk_size: int,
+    target_scale: NDArray[np.float64] | None = None,
+    blocks: GroupBlocks | None = None,
 ) -> NDArray[np.float64]:
     """Mean over all targets of the squared LOO errors, per alpha, in the dual form.
 
@@ -149,7 +204,9 @@ def pooled_loo_mean_squared_errors_dual(
     ``Y Y^T`` costs one n^2 x n_targets product; after it every alpha costs n^3
     instead of n^2 x n_targets, a large saving for many targets (e.g. 50,000 voxels).
     With fewer targets than training rows the row norms of ``U F R``, ``R = U^T Y``
-    (n x n_targets), give the same sums for n^2 x n_targets per alpha.
+    (n x n_targets), give the same sums for n^2 x n_targets per alpha. With groups, the
+    diagonal (size x size) blocks of the same matrices replace the diagonal
+    (:mod:`brainalign.ridge_groups`).
 
     Parameters
     ----------
@@ -159,6 +216,11 @@ def pooled_loo_mean_squared_errors_dual(
     alphas : ndarray of shape (n_alphas,)
     chunk_size : int
         Targets per block of the ``Y Y^T`` accumulation.
+    target_scale : ndarray of shape (n_targets,), optional
+        Errors of target j are those of ``Y[:, j] / target_scale[j]`` (the training-fold
+        standard deviation: the choice is then that on standardised targets).
+    blocks : GroupBlocks, optional
+        Leave whole groups out instead of single rows.
 
     Returns
     -------
@@ -166,32 +228,54 @@ def pooled_loo_mean_squared_errors_dual(
     """
     n_train, n_targets = centred_targets.shape
     eigenvectors = basis.basis
+    inverse_scale = None if target_scale is None else 1.0 / target_scale
     # shrinkage[a, k] = alpha_a / (s_k + alpha_a): the diagonal of F for every alpha.
     shrinkage = alphas[:, None] / (basis.eigenvalues[None, :] + alphas[:, None])
     # 1 - diag(H) for every alpha at once, as in loo_residual_denominators.
-    denominators = shrinkage @ (eigenvectors**2).T - 1.0 / n_train
+    denominators = shrinkage @ (eigenvectors**2).T - basis.intercept_leverage
     if n_targets < 2 * n_train:
         # R = U^T Y, then (with more targets than rows) G = R R^T: n^2 t + n^2 t / 2
         # multiply-adds against n^2 t / 2 + 2 n^3 for U^T (Y Y^T) U.
         factor = eigenvectors.T @ centred_targets
+        if inverse_scale is not None:
+            factor *= inverse_scale
         if n_targets >= n_train:
             factor = factor @ factor.T
     else:
         target_gram = np.zeros((n_train, n_train))
         for start in range(0, n_targets, chunk_size):
-            block = np.ascontiguousarray(centred_targets[:, start : start + chunk_size])
+            columns = slice(start, start + chunk_size)
+            block = (
+                np.ascontiguousarray(centred_targets[:, columns])
+                if inverse_scale is None
+                else centred_targets[:, columns] * inverse_scale[columns]
+            )
             target_gram += block @ block.T
         factor = eigenvectors.T @ target_gram @ eigenvectors
+    gathered = None if blocks is None else eigenvectors[blocks.index]
     scaled_basis = np.empty_like(eigenvectors)
     product = np.empty((n_train, factor.shape[1]))
     errors = np.empty(alphas.size)
     for index in range(alphas.size):
-        if np.any(denominators[index] <= 0):
+        if blocks is not None and n_targets >= n_train:
+            total = pooled_dual_squared_errors(gathered, shrinkage[index], factor, blocks, np)
+            errors[index] = np.inf if total is None else total / (n_train * n_targets)
+            continue
+        if blocks is not None:
+            eigenvalues, block_vectors = basis.group_factors(alphas[index], gathered, blocks)
+            if np.any(eigenvalues <= 0):
+                errors[index] = np.inf
+                continue
+        elif np.any(denominators[index] <= 0):
             errors[index] = np.inf
             continue
         if n_targets < n_train:
             # Numerators U F R; their squared row norms are the per-sample sums.
             np.matmul(eigenvectors, shrinkage[index][:, None] * factor, out=product)
+            if blocks is not None:
+                total = squared_errors_per_target(product, eigenvalues, block_vectors, blocks, np).sum()
+                errors[index] = total / (n_train * n_targets)
+                continue
             squared_numerators = np.einsum("ij,ij->i", product, product)
         else:
             np.multiply(eigenvectors, shrinkage[index], out=scaled_basis)
@@ -202,9 +286,12 @@ def pooled_loo_mean_squared_errors_dual(
 
 
 def standardise_in_place(
-    inputs: NDArray[np.float64], standardize: bool, source: tuple[NDArray, NDArray[np.intp]] | None = None
+    inputs: NDArray[np.float64],
+    standardize: bool,
+    source: tuple[NDArray, NDArray[np.intp]] | None = None,
+    sessions: tuple[NDArray[np.intp], int] | None = None,
 ) -> tuple[NDArray, NDArray]:
-    """Centre (and scale) the columns of ``inputs`` in place; return the mean and scale.
+    """Centre (per session) and scale the columns of ``inputs`` in place; return the means and scale.
 
     Parameters
     ----------
@@ -216,21 +303,32 @@ def standardise_in_place(
     source : (X, rows), optional
         First fill ``inputs`` with ``X[rows]`` (X float64, rows valid indices), with no
         temporary copy.
+    sessions : (codes, n_sessions), optional
+        Session code of each row (n_train,): centre each session's rows on their own mean
+        (:mod:`brainalign.ridge_sessions`), in the same passes as the plain centring.
 
     Returns
     -------
-    mean, scale : ndarray of shape (n_features,)
-        Apply to new rows as ``(x - mean) / scale``. Zero-variance columns get scale 1.
+    mean : ndarray of shape (n_features,), or (n_sessions, n_features) with ``sessions``
+    scale : ndarray of shape (n_features,)
+        Apply to new rows as ``(x - mean) / scale`` (with sessions: the row's session mean).
+        Zero-variance columns (after centring) get scale 1.
     """
     if source is not None:
         # The caller checked the indices, so "clip" never clips; unlike the default
         # "raise" it lets take write straight into the buffer.
         np.take(source[0], source[1], axis=0, out=inputs, mode="clip")
-    # Column sums as a BLAS matrix-vector product: several times faster than
-    # inputs.mean(axis=0), and as accurate (both accumulate the rows in sequence).
-    mean = (np.ones(inputs.shape[0]) @ inputs) / inputs.shape[0]
-    inputs -= mean
-    scale = np.ones_like(mean)
+    if sessions is None:
+        # Column sums as a BLAS matrix-vector product: several times faster than
+        # inputs.mean(axis=0), and as accurate (both accumulate the rows in sequence).
+        mean = (np.ones(inputs.shape[0]) @ inputs) / inputs.shape[0]
+        inputs -= mean
+        level = np.abs(mean)
+    else:
+        mean = session_means(inputs, *sessions)
+        subtract_session_means(inputs, sessions[0], mean)
+        level = np.abs(mean).max(axis=0)
+    scale = np.ones(inputs.shape[1])
     if standardize:
         scale = np.sqrt(np.einsum("ij,ij->j", inputs, inputs) / inputs.shape[0])
         # A constant column is (about) zero once centred; scale 1 keeps it so. Constancy
@@ -240,7 +338,7 @@ def standardise_in_place(
         # computed mean of a constant column c is within n * eps * |c| of c), so the
         # exact test, a full pass over the data, runs on those columns alone.
         round_off = max(1e-8, 8 * inputs.shape[0] * np.finfo(np.float64).eps)
-        candidates = np.flatnonzero(scale <= round_off * np.abs(mean))
+        candidates = np.flatnonzero(scale <= round_off * level)
         if candidates.size:
             constant = candidates[np.ptp(inputs[:, candidates], axis=0) == 0]
             scale[constant] = 1.0
@@ -251,112 +349,22 @@ def standardise_in_place(
 
 
 def standardise_new_rows(
-    out: NDArray[np.float64], source: NDArray[np.float64], rows: NDArray[np.intp], mean: NDArray, scale: NDArray
+    out: NDArray[np.float64],
+    source: NDArray[np.float64],
+    rows: NDArray[np.intp],
+    mean: NDArray,
+    scale: NDArray,
+    codes: NDArray[np.intp] | None = None,
 ) -> NDArray[np.float64]:
-    """Write ``(source[rows] - mean) / scale`` into ``out`` and return it (rows already checked)."""
+    """Write ``(source[rows] - mean) / scale`` into ``out`` and return it (rows already checked).
+
+    With ``codes`` (the rows' session codes), ``mean`` is (n_sessions, n_features) and each row
+    gets its session's mean.
+    """
     np.take(source, rows, axis=0, out=out, mode="clip")
-    out -= mean
+    if codes is None:
+        out -= mean
+    else:
+        subtract_session_means(out, codes, mean)
     out *= 1.0 / scale
     return out
-
-def fit_and_predict_fold(
-    X: NDArray[np.float64],
-    Y: NDArray[np.float64],
-    alphas: NDArray[np.float64],
-    train: NDArray[np.intp],
-    test: NDArray[np.intp],
-    buffer: NDArray[np.float64],
-    per_target_alpha: bool,
-    standardize: bool,
-    chunk_size: int,
-    predictions: NDArray[np.float64],
-    chosen: NDArray[np.float64],
-    number: int,
-) -> None:
-    """One fold of :func:`brainalign.ridge.cross_val_predict_ridge`: fills ``predictions[test]`` and ``chosen[number]``.
-
-    ``buffer`` (reused by every fold) receives the standardised training rows followed by
-    the standardised test rows: the training block is written once per fold and
-    standardised in place, never copied again.
-    """
-    n_train, n_test = train.size, test.size
-    training_inputs = buffer[:n_train]
-    mean, scale = standardise_in_place(training_inputs, standardize, source=(X, train))
-    test_inputs = standardise_new_rows(buffer[n_train : n_train + n_test], X, test, mean, scale)
-    if n_train <= X.shape[1] and 3 * n_test <= n_train:
-        # Dual form with few test rows (4 folds or more): the training kernel and the
-        # test-by-training kernel from one symmetric product over the stacked rows. It
-        # also computes the small test-by-test block, yet beats a symmetric product plus
-        # a thin general one (~10% at 500 + 125 rows).
-        rows = buffer[: n_train + n_test]
-        kernel = rows @ rows.T
-        basis = EigenBasis.from_training(training_inputs, kernel=kernel[:n_train, :n_train])
-        test_transform = kernel[n_train:, :n_train] @ basis.basis
-    else:
-        basis = EigenBasis.from_training(training_inputs)
-        test_transform = basis.transform(test_inputs)
-
-    training_targets = Y[train]
-    target_mean = training_targets.mean(axis=0)
-    centred_targets = np.subtract(training_targets, target_mean, out=training_targets)
-    if not per_target_alpha and basis.form == "dual":
-        # One alpha for all targets: neither the LOO errors nor the predictions need
-        # the n_train x n_targets projection U^T Y, only n_train x n_train matrices.
-        pooled = pooled_loo_mean_squared_errors_dual(basis, centred_targets, alphas, chunk_size)
-        best = alphas[np.argmin(pooled)]
-        chosen[number] = best
-        test_weights = (test_transform / (basis.eigenvalues + best)) @ basis.basis.T
-        predictions[test] = test_weights @ centred_targets + target_mean
-        return
-
-    n_targets = Y.shape[1]
-    projected = basis.basis.T @ centred_targets
-    if per_target_alpha:
-        errors = loo_mean_squared_errors(basis, projected, centred_targets, alphas, chunk_size)
-        alpha_of_target = alphas[np.argmin(errors, axis=0)]
-    else:
-        pooled = loo_mean_squared_errors(basis, projected, centred_targets, alphas, chunk_size).mean(axis=1)
-        alpha_of_target = np.full(n_targets, alphas[np.argmin(pooled)])
-    chosen[number] = alpha_of_target if per_target_alpha else alpha_of_target[0]
-    for start in range(0, n_targets, chunk_size):
-        block = slice(start, start + chunk_size)
-        inverse = 1.0 / (basis.eigenvalues[:, None] + alpha_of_target[None, block])
-        predictions[test, block] = test_transform @ (inverse * projected[:, block]) + target_mean[block]
-
-
-def cross_val_predict_numpy(
-    X: NDArray[np.float64],
-    Y: NDArray[np.float64],
-    alphas: NDArray[np.float64],
-    folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]],
-    *,
-    per_target_alpha: bool,
-    standardize: bool,
-    chunk_size: int,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Out-of-fold predictions and chosen alphas of checked float64 inputs, fold by fold.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features), float64
-    Y : ndarray of shape (n_samples, n_targets), float64
-    alphas : ndarray of shape (n_alphas,)
-    folds : sequence of (train_idx, test_idx), already checked
-    per_target_alpha, standardize, chunk_size
-        As :func:`brainalign.ridge.cross_val_predict_ridge`.
-
-    Returns
-    -------
-    predictions : ndarray of shape (n_samples, n_targets)
-    chosen : ndarray of shape (n_folds,) or (n_folds, n_targets) with ``per_target_alpha``
-    """
-    n_targets = Y.shape[1]
-    predictions = np.empty(Y.shape, dtype=np.float64)
-    chosen = np.empty((len(folds), n_targets) if per_target_alpha else len(folds))
-    # Each fold gathers its rows into one buffer reused across folds.
-    buffer = np.empty((max(train.size + test.size for train, test in folds), X.shape[1]))
-    for number, (train, test) in enumerate(folds):
-        fit_and_predict_fold(
-            X, Y, alphas, train, test, buffer, per_target_alpha, standardize, chunk_size, predictions, chosen, number
-        )
-    return predictions, chosen

@@ -46,11 +46,14 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
     "p_value",
+    "alphas",
 )
 """``pairs``: the stimulus pairs a 2v2 score averages over (``all``; with several sessions also
 ``within_session`` and ``cross_session``, :data:`brainalign.alignment.PAIR_SETS`);
 ``ci_low``/``ci_high``: bootstrap CI over CV groups; ``p_value``: permutation p against chance,
-whole groups permuted (see :mod:`brainalign.stats`)."""
+whole groups permuted (see :mod:`brainalign.stats`); ``alphas``: the ridge penalty chosen in each
+outer fold, joined with ``;`` (median over targets per fold with ``ridge.per_target_alpha``;
+:func:`brainalign.ridge.chosen_alphas_label`)."""
 
 ALL_PAIRS = "all"
 """The ``pairs`` value of the score over every pair of stimuli: what pivots and figures show."""
@@ -93,7 +96,10 @@ def canonical_table(frame: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [column for column in TABLE_COLUMNS if column not in frame.columns]
     if missing:
-        raise DataError(f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}")
+        raise DataError(
+            f"score table lacks the columns {missing}; expected {list(TABLE_COLUMNS)}. A per-subject table "
+            "written by an older version (e.g. without 'alphas'): rerun the ridge jobs (snakemake --forcerun ridge)"
+        )
     frame = frame.loc[:, [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if c in frame.columns)]]
     duplicated = frame.duplicated(subset=list(KEY_COLUMNS), keep=False)
     if duplicated.any():
@@ -112,7 +118,7 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read a score table written by :func:`write_table`."""
     try:
-        frame = pd.read_csv(path, dtype={"subject": str, "roi": str, "task": str})
+        frame = pd.read_csv(path, dtype={"subject": str, "roi": str, "task": str, "alphas": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"cannot read score table {path}: {error}; delete it and rerun") from error
     return canonical_table(frame)

@@ -237,3 +237,47 @@ def test_ridge_inputs_refuse_features_made_with_the_other_token_prefix(tmp_path)
         read_ridge_inputs(responses, features, **job, require={"prefix": "true"})
     _, read = read_ridge_inputs(responses, features, **job, require={"prefix": "false"})
     assert read.identity["prefix"] == "false"
+
+
+def test_scores_carry_the_alpha_chosen_in_each_outer_fold():
+    responses, features = _subject()
+    scores = score_subject(responses, features, settings=SETTINGS, statistics=NO_STATISTICS, model="m", task="none", method="base")
+    for label in scores["alphas"]:
+        per_fold = [float(alpha) for alpha in label.split(";")]
+        assert len(per_fold) == SETTINGS.n_folds and set(per_fold) <= set(SETTINGS.alphas)
+    # Decoding and encoding of the same ROI choose differently sized penalties: not a constant.
+    assert scores["alphas"].nunique() > 1
+
+
+def test_an_alpha_at_the_edge_of_the_grid_is_logged(caplog):
+    responses, features = _subject()
+    settings = RidgeSettings(alphas=(1e6, 1e7), n_folds=5, directions=("decoding",))  # far too strong: the edge
+    with caplog.at_level("WARNING", logger="brainalign.alignment"):
+        score_subject(responses, features, settings=settings, statistics=NO_STATISTICS, model="m", task="none", method="base")
+    messages = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert any("subject S01, ROI signal, layer 3" in message and "edge" in message for message in messages)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="brainalign.alignment"):
+        score_subject(responses, features, settings=RidgeSettings(alphas=(1e-3, 1.0, 1e6), n_folds=5,
+                      directions=("decoding",)), statistics=NO_STATISTICS, model="m", task="none", method="base")
+    assert not any("ROI signal" in record.getMessage() for record in caplog.records)
+
+
+def test_a_planted_session_offset_scores_at_chance_through_fit_subject(planted_session_offset):
+    settings = RidgeSettings(alphas=tuple(np.logspace(-1, 5, 7)), n_folds=5, directions=("decoding",))
+    with_sessions, without_sessions = [], []
+    for seed in range(8):
+        voxels, representation, groups, sessions = planted_session_offset(seed)
+        ids = tuple(f"s{i:03d}" for i in range(groups.size))
+        responses = SubjectResponses(
+            dataset="pereira", subject="S01", stimulus_ids=ids, stimulus_texts=ids,
+            groups=tuple(f"p{group:02d}" for group in groups), rois={"language": voxels.astype(np.float32)},
+            simulated=True, provenance={}, sessions=tuple(sessions),
+        )
+        features = FeatureStore(stimulus_ids=ids, layers={3: representation}, identity={"model": "test"})
+        for store, scores in ((responses, with_sessions), (SubjectResponses(**{**responses.__dict__, "sessions": None}), without_sessions)):
+            rows = score_subject(store, features, settings=RidgeSettings(**{**settings.__dict__, "seed": seed}),
+                                 statistics=NO_STATISTICS, model="m", task="none", method="base")
+            scores.append(rows["score"].iloc[0])
+    assert np.mean(with_sessions) == pytest.approx(0.5, abs=0.02)
+    assert np.mean(without_sessions) > 0.6  # the same data with one session: the offset wins pairs

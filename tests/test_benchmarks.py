@@ -28,13 +28,15 @@ def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
         "--two-vs-two-repeats", "1", "--blas-threads", "1",
     )
     for direction in ("decoding", "encoding"):
-        assert {"ours", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
+        assert {"ours", "ours_before", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
+        assert results[direction]["ours_before"]["time_ratio_vs_before"] > 0  # (a) against the options of before
         assert results[direction]["himalaya_kernelridgecv"]["speedup_of_ours"] > 0
         # The torch backend on the CPU, one alpha and per target, against numpy in the same run.
         rows = results[direction]["torch"]
         assert {(row["device"], row["alphas"]) for row in rows} >= {("cpu", "one alpha"), ("cpu", "per target")}
         assert all(row["max_relative_difference_vs_numpy"] < 1e-9 for row in rows)
     assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report and "torch on cpu" in report
+    assert "the time of the options of before" in report
 
 
 def test_features_benchmark_quick_mode_reports_every_method(tmp_path):

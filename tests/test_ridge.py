@@ -9,7 +9,13 @@ from sklearn.preprocessing import StandardScaler
 
 from brainalign.errors import ConfigError, DataError
 from brainalign.metrics import pearson_per_column
-from brainalign.ridge import cross_val_predict_ridge, grouped_folds, ridge_loo_errors
+from brainalign.ridge import (
+    alphas_at_grid_edge,
+    chosen_alphas_label,
+    cross_val_predict_ridge,
+    grouped_folds,
+    ridge_loo_errors,
+)
 
 # (n_samples, n_features): the first uses the dual (kernel) form in every training fold,
 # the second the primal form.
@@ -24,6 +30,20 @@ def _problem(n_samples: int, n_features: int, n_targets: int = 4, seed: int = 0)
     Y = (X - X.mean(0)) / X.std(0) @ weights + 0.5 * rng.standard_normal((n_samples, n_targets)) + 3.0
     groups = np.arange(n_samples) // 4
     return X, Y, groups
+
+
+def _ridgecv_reference(X_train, Y_train, alphas, *, standardize_targets, alpha_per_target=False):
+    """RidgeCV on the scaled training rows; with ``standardize_targets`` on standardised targets.
+
+    Returns the fitted input scaler, the model and the target (mean, std) to map its
+    predictions back to the targets' units.
+    """
+    scaler = StandardScaler().fit(X_train)
+    mean, std = (Y_train.mean(0), Y_train.std(0)) if standardize_targets else (0.0, 1.0)
+    model = RidgeCV(alphas=alphas, alpha_per_target=alpha_per_target).fit(
+        scaler.transform(X_train), (Y_train - mean) / std
+    )
+    return scaler, model, mean, std
 
 
 def _sklearn_fold_predictions(X, Y, folds, alpha_of_fold):
@@ -77,24 +97,28 @@ def test_loo_errors_match_brute_force_refits(shape):
 
 @pytest.mark.parametrize("shape", REGIMES.values(), ids=REGIMES.keys())
 @pytest.mark.parametrize("per_target_alpha", [False, True])
-def test_alpha_choice_and_predictions_match_sklearn_ridgecv(shape, per_target_alpha):
+@pytest.mark.parametrize("standardize_targets", [True, False], ids=["standardised targets", "centred targets"])
+def test_alpha_choice_and_predictions_match_sklearn_ridgecv(shape, per_target_alpha, standardize_targets):
     X, Y, groups = _problem(*shape, seed=3)
+    Y = Y * np.array([1.0, 30.0, 0.2, 5.0])  # target scales that matter to a pooled choice
     X_before, Y_before = X.copy(), Y.copy()
     alphas = np.logspace(-2, 4, 7)
     folds = grouped_folds(groups, 5)
     predictions, chosen = cross_val_predict_ridge(
-        X, Y, alphas, folds, per_target_alpha=per_target_alpha, return_alphas=True
+        X, Y, alphas, folds, per_target_alpha=per_target_alpha, return_alphas=True,
+        standardize_targets=standardize_targets,
     )
     # The per-fold standardisation works in place on copies, never on the caller's arrays.
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(Y, Y_before)
     assert chosen.shape == ((5, Y.shape[1]) if per_target_alpha else (5,))
     for number, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(X[train])
-        reference = RidgeCV(alphas=alphas, alpha_per_target=per_target_alpha).fit(scaler.transform(X[train]), Y[train])
+        scaler, reference, mean, std = _ridgecv_reference(
+            X[train], Y[train], alphas, standardize_targets=standardize_targets, alpha_per_target=per_target_alpha
+        )
         np.testing.assert_array_equal(chosen[number], reference.alpha_)
-        expected = reference.predict(scaler.transform(X[test]))
-        np.testing.assert_allclose(predictions[test], expected, rtol=1e-6, atol=1e-9)
+        expected = reference.predict(scaler.transform(X[test])) * std + mean
+        np.testing.assert_allclose(predictions[test], expected, rtol=1e-6, atol=1e-9 * np.abs(expected).max())
 
 
 def test_test_rows_never_influence_scaler_or_alpha():
@@ -250,9 +274,45 @@ def test_few_and_many_folds_match_sklearn_ridgecv(n_folds):
     folds = grouped_folds(groups, n_folds)
     predictions, chosen = cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True)
     for number, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(X[train])
-        reference = RidgeCV(alphas=alphas).fit(scaler.transform(X[train]), Y[train])
+        scaler, reference, mean, std = _ridgecv_reference(X[train], Y[train], alphas, standardize_targets=True)
         assert chosen[number] == reference.alpha_
         np.testing.assert_allclose(
-            predictions[test], reference.predict(scaler.transform(X[test])), rtol=1e-6, atol=1e-9
+            predictions[test], reference.predict(scaler.transform(X[test])) * std + mean, rtol=1e-6, atol=1e-9
         )
+
+
+@pytest.mark.parametrize("shape", REGIMES.values(), ids=REGIMES.keys())
+def test_standardised_alpha_choice_ignores_the_scale_of_a_target_and_the_centred_choice_does_not(shape):
+    X, Y, groups = _problem(*shape, seed=21)
+    rng = np.random.default_rng(22)
+    Y[:, 0] = rng.standard_normal(Y.shape[0])  # a noise target, best fitted by the largest alpha
+    rescaled = Y.copy()
+    rescaled[:, 0] *= 1000.0  # e.g. a "rogue" high-variance dimension of a language model
+    alphas = np.logspace(-2, 5, 8)
+    folds = grouped_folds(groups, 5)
+    predictions, chosen = cross_val_predict_ridge(X, Y, alphas, folds, groups=groups, return_alphas=True)
+    predictions_rescaled, chosen_rescaled = cross_val_predict_ridge(
+        X, rescaled, alphas, folds, groups=groups, return_alphas=True
+    )
+    np.testing.assert_array_equal(chosen_rescaled, chosen)
+    np.testing.assert_allclose(predictions_rescaled[:, 0], 1000.0 * predictions[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(predictions_rescaled[:, 1:], predictions[:, 1:], rtol=1e-9)
+    # Targets only centred (the choice before issue 12): the rescaled column dominates.
+    _, centred_chosen = cross_val_predict_ridge(
+        X, Y, alphas, folds, groups=groups, return_alphas=True, standardize_targets=False
+    )
+    _, centred_chosen_rescaled = cross_val_predict_ridge(
+        X, rescaled, alphas, folds, groups=groups, return_alphas=True, standardize_targets=False
+    )
+    assert np.all(centred_chosen_rescaled > centred_chosen)
+
+
+def test_chosen_alphas_label_and_grid_edge():
+    assert chosen_alphas_label([100.0, 100.0, 1000.0, 100.0, 100.0]) == "100;100;1000;100;100"
+    assert chosen_alphas_label(np.logspace(-2, 6, 10)[[6, 5]]) == "2154.43;278.256"
+    assert chosen_alphas_label([[1.0, 10.0, 100.0], [0.1, 0.1, 10.0]]) == "10;0.1"  # median per fold
+    grid = [0.1, 1.0, 10.0]
+    assert not alphas_at_grid_edge([1.0, 1.0], grid)
+    assert alphas_at_grid_edge([1.0, 10.0], grid) and alphas_at_grid_edge([0.1, 1.0], grid)
+    assert alphas_at_grid_edge([[0.1, 0.1, 1.0], [1.0, 1.0, 1.0]], grid)
+    assert not alphas_at_grid_edge([1.0], [1.0])

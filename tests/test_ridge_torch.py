@@ -54,6 +54,27 @@ def test_torch_on_cpu_equals_numpy(shape, per_target_alpha):
     np.testing.assert_allclose(predicted, expected, rtol=0, atol=RELATIVE_TOLERANCE * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("shape", PROBLEMS.values(), ids=PROBLEMS.keys())
+@pytest.mark.parametrize("per_target_alpha", [False, True], ids=["one alpha", "per target"])
+@pytest.mark.parametrize("option", ["groups and sessions", "centred targets"])
+def test_torch_on_cpu_equals_numpy_with_groups_sessions_and_target_scaling(shape, per_target_alpha, option):
+    X, Y, groups = _problem(*shape, seed=1)
+    Y[:, 0] *= 100.0  # a target scale that the standardised choice must ignore
+    sessions = np.where(groups < groups.max() // 2, "exp2", "exp3")
+    X[sessions == "exp3"] += 3.0  # a session offset to remove
+    folds = grouped_folds(groups, 5, seed=2)
+    alphas = np.logspace(-2, 5, 8)
+    kwargs = {"per_target_alpha": per_target_alpha, "return_alphas": True, "chunk_size": 7}
+    if option == "groups and sessions":
+        kwargs.update(groups=groups, sessions=sessions)
+    else:
+        kwargs.update(standardize_targets=False)
+    expected, expected_alphas = cross_val_predict_ridge(X, Y, alphas, folds, **kwargs)
+    predicted, chosen = cross_val_predict_ridge(X, Y, alphas, folds, backend="torch", device="cpu", **kwargs)
+    np.testing.assert_array_equal(chosen, expected_alphas)
+    np.testing.assert_allclose(predicted, expected, rtol=0, atol=RELATIVE_TOLERANCE * np.abs(expected).max())
+
+
 def test_torch_backend_keeps_a_one_dimensional_target_and_float32_input():
     X, Y, groups = _problem(40, 80, 1)
     folds = grouped_folds(groups, 4)

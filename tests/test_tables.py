@@ -28,6 +28,7 @@ def _rows(subject, direction="decoding", score=0.123456789):
                 "ci_low": score - 0.1,
                 "ci_high": score + 0.1,
                 "p_value": 0.001,
+                "alphas": "100;100;1000",
             }
             for roi in ("visual", "language")
         ]
@@ -41,7 +42,7 @@ def test_write_table_is_byte_identical_whatever_the_row_order(tmp_path):
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     lines = (tmp_path / "a.csv").read_text().splitlines()
     assert lines[0] == ",".join(TABLE_COLUMNS)
-    assert lines[1].startswith("decoding,pereira,True,S01,language,") and lines[1].endswith(",0.123457,0.023457,0.223457,0.001000")
+    assert lines[1].startswith("decoding,pereira,True,S01,language,") and lines[1].endswith(",0.123457,0.023457,0.223457,0.001000,100;100;1000")
 
 
 def test_duplicate_keys_are_rejected(tmp_path):
@@ -56,6 +57,7 @@ def test_gather_splits_directions_and_keeps_every_row(tmp_path):
     tables = gather_scores([tmp_path / "s1.csv", tmp_path / "s2.csv"])
     assert len(tables["decoding"]) == 4 and len(tables["encoding"]) == 2
     assert set(tables["decoding"]["subject"]) == {"S01", "S02"}
+    assert set(tables["decoding"]["alphas"]) == {"100;100;1000"}  # the chosen alphas survive as text
 
 
 def test_unreadable_table_names_the_file(tmp_path):
