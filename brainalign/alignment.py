@@ -16,7 +16,10 @@ Predictions and held-out targets are scored after standardising every target col
 mean and standard deviation of its *training* rows (:func:`standardise_by_training_folds`).
 Without that, pooled out-of-fold predictions carry each fold's training mean, which is
 anti-correlated with the held-out fold's own mean; on pure noise this drives pooled 2v2 well
-below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
+below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5. A pair of stimuli from
+two different folds is scored from one model trained without both (:mod:`brainalign.fold_pairs`):
+the two folds' own models were each trained on the other stimulus, which also pulls null 2v2
+below chance.
 """
 
 from __future__ import annotations
