@@ -325,6 +325,7 @@ def predict_held_out_ridge(
 def _predict(X, Y, alphas, folds, *, cover, per_target_alpha=False, standardize=True, return_alphas=False,
              chunk_size=DEFAULT_CHUNK_SIZE, backend="numpy", device="auto", groups=None, sessions=None,
              standardize_targets=True):
+    """Check the inputs (test sets partition the rows only with ``cover``) and fit each fold on its backend."""
     check_backend(backend, device)
     check_chunk_size(chunk_size)
     X, Y, was_1d = check_inputs(X, Y)
