@@ -16,7 +16,10 @@ Predictions and held-out targets are scored after standardising every target col
 mean and standard deviation of its *training* rows (:func:`standardise_by_training_folds`).
 Without that, pooled out-of-fold predictions carry each fold's training mean, which is
 anti-correlated with the held-out fold's own mean; on pure noise this drives pooled 2v2 well
-below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5.
+below chance (about 0.34 in ``tests/test_alignment.py``) instead of 0.5. A pair of stimuli from
+two different folds is scored from one model trained without both (:mod:`brainalign.fold_pairs`):
+the two folds' own models were each trained on the other stimulus, which also pulls null 2v2
+below chance.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ import pandas as pd
 from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore, read_feature_store, variant_label
-from brainalign.metrics import half_margins, pair_outcomes, pearson_per_column, similarity_matrix
+from brainalign.fold_pairs import (
+    SimilarityBlock,
+    block_outcomes,
+    fold_pair_blocks,
+    fold_strata,
+    permutation_two_vs_two_blocks,
+    standardise_by_training_folds,
+)
+from brainalign.metrics import pearson_per_column
 from brainalign.ridge import (
     alphas_at_grid_edge,
     check_backend,
@@ -40,10 +51,9 @@ from brainalign.ridge import (
     cross_val_predict_ridge,
     grouped_folds,
 )
-from brainalign.ridge_sessions import check_sessions_are_trained, session_codes, session_means
 from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
 from brainalign.resampling import pair_mask
-from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_two_vs_two_pair_sets, rng_for
+from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, rng_for
 
 logger = logging.getLogger(__name__)
 
@@ -140,53 +150,6 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
     return {layer: matrix[rows] for layer, matrix in features.layers.items()}
 
 
-def standardise_by_training_folds(
-    predicted: np.ndarray,
-    actual: np.ndarray,
-    folds: Sequence[tuple[np.ndarray, np.ndarray]],
-    sessions: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Express out-of-fold predictions and targets relative to their training folds.
-
-    Each test row, predicted and actual, is centred and scaled per column with the mean and
-    standard deviation of the corresponding fold's training rows of ``actual``. Only training
-    rows are used, so nothing leaks from the held-out targets. With several ``sessions``,
-    ``actual`` is first centred per session with the training rows' session means (the
-    targets that ridge with ``sessions`` predicts,
-    :func:`brainalign.ridge_sessions.session_centred_targets`), and the training statistics
-    are those of the session-centred training rows.
-
-    Parameters
-    ----------
-    predicted, actual : ndarray of shape (n_stimuli, n_targets)
-    folds : sequence of (train_idx, test_idx)
-        The folds that produced ``predicted``; their test sets partition the rows.
-    sessions : sequence of str of length n_stimuli, optional
-        Session of each stimulus; ``None`` or a single label: no session centring.
-
-    Returns
-    -------
-    predicted, actual : ndarray of shape (n_stimuli, n_targets), float64
-    """
-    coded = session_codes(sessions, actual.shape[0])
-    if coded is not None:
-        check_sessions_are_trained(*coded, folds)
-    predicted_out = np.empty(predicted.shape, dtype=np.float64)
-    actual_out = np.empty(actual.shape, dtype=np.float64)
-    for train, test in folds:
-        training, held_out = actual[train], actual[test]
-        if coded is not None:
-            codes, labels = coded
-            means = session_means(training, codes[train], labels.size)
-            training, held_out = training - means[codes[train]], held_out - means[codes[test]]
-        mean = training.mean(axis=0, dtype=np.float64)
-        std = training.std(axis=0, dtype=np.float64)
-        std[std == 0] = 1.0
-        predicted_out[test] = (predicted[test] - mean) / std
-        actual_out[test] = (held_out - mean) / std
-    return predicted_out, actual_out
-
-
 PairKey = tuple[str, str, int]
 """(direction, roi, layer) of one 2v2 score."""
 
@@ -225,11 +188,12 @@ class SubjectAlignment:
 
 
 def _two_vs_two_with_uncertainty(
-    predicted: np.ndarray, targets: np.ndarray, *, distance: str, statistics: StatisticsSettings, seed: int,
-    identity: tuple, groups: Sequence[str], sessions: Sequence[str],
+    blocks: Sequence[SimilarityBlock], *, statistics: StatisticsSettings, seed: int, identity: tuple,
+    groups: Sequence[str], sessions: Sequence[str], folds: Sequence[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
     """2v2 with its group-bootstrap CI and group-permutation p, per pair set; also the
-    outcomes and half margins (of all pairs).
+    outcomes and half margins (of all pairs), each pair decided by its similarity block
+    (:mod:`brainalign.fold_pairs`).
 
     Returns
     -------
@@ -238,15 +202,14 @@ def _two_vs_two_with_uncertainty(
         ci_high, p_value.
     outcomes, half_margins : ndarray of shape (n_stimuli, n_stimuli)
     """
-    similarity = similarity_matrix(predicted, targets, distance)
-    outcomes = pair_outcomes(similarity)
-    n = outcomes.shape[0]
+    n = len(groups)
+    outcomes, half = block_outcomes(blocks, n)
     pair_sets = PAIR_SETS if len(set(sessions)) > 1 else PAIR_SETS[:1]
     masks = {pairs: pair_mask(sessions, n, pairs) for pairs in pair_sets}
-    # One set of group permutations scores every pair set (the expensive part is shared).
-    tests = permutation_two_vs_two_pair_sets(
-        similarity, masks, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
-        groups=groups, sessions=sessions,
+    # One set of group permutations (within fold x session strata) scores every pair set.
+    tests = permutation_two_vs_two_blocks(
+        blocks, masks, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
+        groups=groups, strata=fold_strata(sessions, folds),
     )
     rows = {}
     for pairs, mask in masks.items():
@@ -258,7 +221,7 @@ def _two_vs_two_with_uncertainty(
         )
         rows[pairs] = {"score": float(np.count_nonzero(outcomes & mask) / np.count_nonzero(mask)),
                        "ci_low": low, "ci_high": high, "p_value": tests[pairs][1]}
-    return rows, outcomes, half_margins(similarity).astype(np.float32)
+    return rows, outcomes, half.astype(np.float32)
 
 
 def _pearson_with_uncertainty(
@@ -342,13 +305,19 @@ def fit_subject(
                         ", ".join(f"{alpha:g}" for alpha in (min(settings.alphas), max(settings.alphas))),
                         chosen_alphas_label(chosen),
                     )
+                raw_targets = targets
                 predicted, targets = standardise_by_training_folds(predicted, targets, folds, responses.sessions)
+                blocks = fold_pair_blocks(
+                    inputs, raw_targets, settings.alphas, folds, (predicted, targets), distance=settings.distance,
+                    sessions=responses.sessions, per_target_alpha=settings.per_target_alpha,
+                    backend=settings.backend, device=settings.device, groups=responses.groups,
+                )
                 identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
                 metrics = {}
                 two_vs_two, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
                     _two_vs_two_with_uncertainty(
-                        predicted, targets, distance=settings.distance, statistics=statistics,
-                        seed=settings.seed, identity=(*identity, "2v2"), **units,
+                        blocks, statistics=statistics, seed=settings.seed, identity=(*identity, "2v2"), folds=folds,
+                        **units,
                     )
                 )
                 for pairs, values in two_vs_two.items():

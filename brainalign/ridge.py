@@ -62,6 +62,7 @@ __all__ = [
     "chosen_alphas_label",
     "cross_val_predict_ridge",
     "grouped_folds",
+    "predict_held_out_ridge",
     "ridge_loo_errors",
     "session_centred_targets",
 ]
@@ -296,11 +297,40 @@ def cross_val_predict_ridge(
         ``groups`` or ``sessions`` not one label per sample; a session with no training
         rows in a fold (named).
     """
+    return _predict(X, Y, alphas, folds, cover=True, per_target_alpha=per_target_alpha, standardize=standardize,
+                    return_alphas=return_alphas, chunk_size=chunk_size, backend=backend, device=device, groups=groups,
+                    sessions=sessions, standardize_targets=standardize_targets)
+
+
+def predict_held_out_ridge(
+    X: ArrayLike, Y: ArrayLike, alphas: ArrayLike, splits: Sequence[Fold], **options
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`cross_val_predict_ridge` for splits whose test sets need not partition the rows.
+
+    Each split is fitted exactly as a fold there (the same options, backends and checks,
+    except that test sets may overlap or leave rows untested), e.g. the models trained
+    without two outer folds at a time (:mod:`brainalign.fold_pairs`).
+
+    Returns
+    -------
+    predictions : ndarray of shape Y.shape (2-D), float64
+        Rows tested by several splits hold the last split's prediction; untested rows are
+        undefined. Read each split's test rows right after fitting one split at a time, or
+        pass splits with disjoint test sets.
+    alphas_per_split : ndarray of shape (n_splits,) or (n_splits, n_targets)
+    """
+    return _predict(X, Y, alphas, splits, cover=False, return_alphas=True, **options)
+
+
+def _predict(X, Y, alphas, folds, *, cover, per_target_alpha=False, standardize=True, return_alphas=False,
+             chunk_size=DEFAULT_CHUNK_SIZE, backend="numpy", device="auto", groups=None, sessions=None,
+             standardize_targets=True):
+    """Check the inputs (test sets partition the rows only with ``cover``) and fit each fold on its backend."""
     check_backend(backend, device)
     check_chunk_size(chunk_size)
     X, Y, was_1d = check_inputs(X, Y)
     alphas = check_alphas(alphas)
-    folds = check_folds(folds, X.shape[0])
+    folds = check_folds(folds, X.shape[0], cover=cover)
     groups = check_labels(groups, X.shape[0], "groups")
     coded = session_codes(sessions, X.shape[0])
     if coded is not None:

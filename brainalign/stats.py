@@ -235,6 +235,31 @@ def permutation_p_value(null: NDArray[np.float64], observed: float) -> float:
     return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
 
 
+def permuted_correct(
+    single: NDArray[np.float32], transposed: NDArray[np.float32], permutations: NDArray[np.intp], tolerance: float
+) -> NDArray[np.bool_]:
+    """2v2 outcomes of every pair after permuting the similarity matrix's columns.
+
+    Parameters
+    ----------
+    single : ndarray of shape (n, n), float32
+        The similarity matrix ``S``; ``transposed`` is ``S.T``, C-contiguous.
+    permutations : ndarray of int, shape (b, n)
+    tolerance : float
+
+    Returns
+    -------
+    ndarray of bool, shape (b, n, n)
+        With ``P = S[:, perm]``: ``P_ii + P_jj - (P_ij + P_ji) > tolerance``.
+    """
+    negative_margin = transposed[permutations]
+    negative_margin += np.moveaxis(single[:, permutations], 1, 0)
+    matched = single[np.arange(single.shape[0]), permutations]  # (b, n): P_ii
+    negative_margin -= matched[:, :, None]
+    negative_margin -= matched[:, None, :]
+    return negative_margin < -tolerance
+
+
 def permutation_two_vs_two(
     similarity: ArrayLike,
     *,
@@ -316,17 +341,10 @@ def permutation_two_vs_two_pair_sets(
     # column gather) and P.T = S.T[perm] are contiguous along j.
     single = similarity.astype(np.float32)
     transposed = np.ascontiguousarray(single.T)
-    rows = np.arange(n)
     upper = {name: np.triu(mask, k=1) for name, mask in scored.items()}
     null = {name: np.empty(n_permutations) for name in scored}
     for start, stop in _chunks(n_permutations, 2 * n * n):
-        permutations = group_permutations(rng, layout, stop - start)
-        negative_margin = transposed[permutations]
-        negative_margin += np.moveaxis(single[:, permutations], 1, 0)
-        matched = single[rows, permutations]  # (b, n): P_ii
-        negative_margin -= matched[:, :, None]
-        negative_margin -= matched[:, None, :]
-        correct = negative_margin < -tolerance
+        correct = permuted_correct(single, transposed, group_permutations(rng, layout, stop - start), tolerance)
         for name, pairs in upper.items():
             if counts[name]:
                 null[name][start:stop] = np.count_nonzero(correct & pairs, axis=(1, 2)) / (counts[name] / 2)

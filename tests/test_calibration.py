@@ -134,23 +134,64 @@ def _null_subject(rng, n_passages=16, sessions=False):
     return responses, FeatureStore(stimulus_ids=ids, layers={2: features}, identity={"model": "test"})
 
 
-def test_end_to_end_null_through_fit_subject():
-    rng = np.random.default_rng(12)
-    settings = RidgeSettings(alphas=(1.0, 100.0, 10000.0), n_folds=4, directions=("decoding",))
+def _end_to_end_nulls(rng, runs, direction, subject):
+    """Score, CI and p of the 2v2 row of ``runs`` nulls built by ``subject(rng)`` through fit_subject."""
+    settings = RidgeSettings(alphas=(1.0, 100.0, 10000.0), n_folds=4, directions=(direction,))
     statistics = StatisticsSettings(n_bootstrap=200, n_permutations=100)
-    p_values, covered = [], []
-    for run in range(40):
-        responses, features = _null_subject(rng)
-        row = fit_subject(
+    rows = []
+    for run in range(runs):
+        responses, features = subject(rng)
+        scores = fit_subject(
             responses, features, settings=RidgeSettings(**{**settings.__dict__, "seed": run}), statistics=statistics,
             model="m", task="none", method="base",
-        ).scores.iloc[0]
-        p_values.append(row["p_value"])
-        covered.append(row["ci_low"] <= 0.5 <= row["ci_high"])
-    # 40 tests: at 5% the expected count is 2; 6 or more happens with probability 0.05.
-    assert np.sum(np.array(p_values) < 0.05) <= 5
-    assert np.mean(covered) >= 0.85
-    assert 0.3 <= np.mean(np.array(p_values) < 0.5) <= 0.7
+        ).scores
+        row = scores[scores["metric"] == "2v2"].iloc[0]
+        rows.append((row["score"], row["ci_low"], row["ci_high"], row["p_value"]))
+    score, low, high, p = np.array(rows).T
+    return score, (low <= 0.5) & (0.5 <= high), p
+
+
+def test_end_to_end_null_through_fit_subject():
+    # Decoding a structured null. Before pairs across two folds were scored by a model trained
+    # without both (brainalign.fold_pairs) the mean was 0.47 (200 runs: 0.471, sd 0.102).
+    score, covered, p = _end_to_end_nulls(np.random.default_rng(12), 40, "decoding", _null_subject)
+    assert abs(score.mean() - 0.5) <= 0.02  # measured 0.499 (200 runs of another seed: 0.497, sd 0.083)
+    # 40 tests: at 5% the expected count is 2; 6 or more happens with probability 0.05. Measured 4;
+    # over 400 runs of three seeds 6.8% (docs/statistics.md: the test is conditional on the fitted models).
+    assert np.sum(p < 0.05) <= 5
+    assert np.mean(covered) >= 0.85  # measured 0.875; 200 runs: 0.88
+    assert 0.3 <= np.mean(p < 0.5) <= 0.7
+
+
+def _pure_noise_roi(rng, n_passages=16):
+    """Structured features; an ROI of pure noise plus passage drift, independent of them."""
+    passages = _passages(rng, n_passages)
+    n = passages.size
+    ids = tuple(f"s{i:03d}" for i in range(n))
+    voxels = rng.standard_normal((n_passages, 40))[passages] + rng.standard_normal((n, 40))
+    responses = SubjectResponses(
+        dataset="pereira", subject="S01", stimulus_ids=ids, stimulus_texts=ids,
+        groups=tuple(f"p{p:02d}" for p in passages), rois={"noise": voxels.astype(np.float32)}, simulated=True,
+        provenance={},
+    )
+    features = FeatureStore(stimulus_ids=ids, layers={2: _structured(rng, passages).astype(np.float32)},
+                            identity={"model": "test"})
+    return responses, features
+
+
+def test_encoding_a_pure_noise_roi_is_at_chance_through_fit_subject():
+    # Before: 0.482 (100 runs; 0.385 [0.339, 0.432] reported on another simulation).
+    score, covered, p = _end_to_end_nulls(np.random.default_rng(21), 80, "encoding", _pure_noise_roi)
+    assert abs(score.mean() - 0.5) <= 0.02  # measured 0.499 (100 runs: 0.499, sd 0.079)
+    assert 0.3 <= np.mean(p < 0.5) <= 0.7
+
+
+@pytest.mark.xfail(strict=True, reason="per-score p and bootstrap CI are conditional on the fitted ridge models; "
+                   "they miss the covariance between folds' scores (docs/statistics.md)")
+def test_encoding_a_pure_noise_roi_has_calibrated_p_values_and_cis():
+    score, covered, p = _end_to_end_nulls(np.random.default_rng(21), 80, "encoding", _pure_noise_roi)
+    # Measured: p < 0.05 in 9% and coverage 0.85 of 100 runs (pure i.i.d. voxels: 8% and 0.79 of 300).
+    assert np.sum(p < 0.05) <= 7 and np.mean(covered) >= 0.85
 
 
 def _variant_stores(rng, n_subjects, *, n_passages=60, planted=True):
