@@ -315,6 +315,7 @@ def test_every_rule_leaves_a_log_and_a_benchmark(embedded_run):
         "simulate_pereira", "brains_pereira", "stimulus_table", "pretrain_base", "features", "ridge", "tables",
         "prepare_task", "tune", "evaluate", "task_scores", "comparisons", "figures", "summary",
         "simulate_bold5000", "brains_bold5000", "prepare_image_task", "vision_tables",
+        "ceilings", "tuning_table", "tuning_figure",
     }
     for folder in ("logs", "benchmarks"):
         root = embedded_run / "results" / folder
