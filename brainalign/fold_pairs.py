@@ -31,7 +31,7 @@ from brainalign.metrics import half_margins, outcomes_from_half_margins, similar
 from brainalign.resampling import group_layout, group_permutations
 from brainalign.ridge import predict_held_out_ridge
 from brainalign.ridge_sessions import check_sessions_are_trained, session_codes, session_means
-from brainalign.stats import _chunks, _scored_pairs, permutation_p_value, permuted_correct
+from brainalign.stats import resample_chunks, scored_pairs, permutation_p_value, permuted_correct
 
 
 def standardise_by_training_folds(
@@ -226,7 +226,7 @@ def permutation_two_vs_two_blocks(
     """
     n = len(groups)
     outcomes, _ = block_outcomes(blocks, n)
-    scored = {name: _scored_pairs(n, mask) for name, mask in masks.items()}
+    scored = {name: scored_pairs(n, mask) for name, mask in masks.items()}
     counts = {name: np.count_nonzero(mask) for name, mask in scored.items()}
     observed = {name: float(np.count_nonzero(outcomes & mask) / counts[name]) if counts[name] else float("nan")
                 for name, mask in scored.items()}
@@ -243,7 +243,7 @@ def permutation_two_vs_two_blocks(
         transposed = np.ascontiguousarray(single.T)
         pairs = {name: np.triu(block.decides & mask[np.ix_(block.rows, block.rows)], k=1)
                  for name, mask in scored.items()}
-        for start, stop in _chunks(n_permutations, 2 * block.rows.size**2):
+        for start, stop in resample_chunks(n_permutations, 2 * block.rows.size**2):
             hits = permuted_correct(single, transposed, local[start:stop], tolerance)
             for name, decided in pairs.items():
                 correct[name][start:stop] += np.count_nonzero(hits & decided, axis=(1, 2))

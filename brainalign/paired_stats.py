@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from brainalign.errors import DataError
 from brainalign.resampling import block_sums, group_layout
-from brainalign.stats import _chunks, _quadratic, bootstrap_two_vs_two
+from brainalign.stats import resample_chunks, quadratic_forms, bootstrap_two_vs_two
 
 
 def paired_bootstrap_two_vs_two(
@@ -126,11 +126,11 @@ def swap_permutation_test(
     same_blocks, crossed_blocks = block_sums(same, layout), block_sums(crossed, layout)
     n_groups = layout.n_groups
     null = np.empty(n_permutations)
-    for start, stop in _chunks(n_permutations, 4 * n_groups):
+    for start, stop in resample_chunks(n_permutations, 4 * n_groups):
         from_b = (rng.random((stop - start, n_groups)) < 0.5).astype(np.float64)
         from_a = 1.0 - from_b
         null[start:stop] = (
-            _quadratic(from_a, same_blocks) - _quadratic(from_b, same_blocks)
+            quadratic_forms(from_a, same_blocks) - quadratic_forms(from_b, same_blocks)
             + 2.0 * (np.einsum("bi,bi->b", from_a @ crossed_blocks, from_b)
                      - np.einsum("bi,bi->b", from_b @ crossed_blocks, from_a))
         ) / pairs

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from brainalign.resampling import group_bootstrap_weights, group_layout, group_permutations, group_row_sums
-from brainalign.stats import _chunks, _percentile_interval, permutation_p_value
+from brainalign.stats import resample_chunks, percentile_interval, permutation_p_value
 
 
 def _standardised_columns(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -59,10 +59,28 @@ def permutation_mean_pearson(
     null = np.empty(n_permutations)
     rows = np.arange(n)
     layout = group_layout(n, groups, sessions)
-    for start, stop in _chunks(n_permutations, n):
+    for start, stop in resample_chunks(n_permutations, n):
         permutations = group_permutations(rng, layout, stop - start)
         null[start:stop] = gram[permutations, rows].sum(axis=1)
     return observed, permutation_p_value(null, observed - 1e-12)
+
+
+def correlation_from_moments(
+    mean_a: NDArray[np.float64],
+    mean_b: NDArray[np.float64],
+    mean_ab: NDArray[np.float64],
+    mean_aa: NDArray[np.float64],
+    mean_bb: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Pearson r from (weighted) first and second moments, elementwise; 0 where a variance vanishes.
+
+    Each argument has the same shape, e.g. (n_resamples, n_columns) of resample-weighted means
+    of a, b, a*b, a**2 and b**2.
+    """
+    covariance = mean_ab - mean_a * mean_b
+    variance = np.maximum(mean_aa - mean_a**2, 0.0) * np.maximum(mean_bb - mean_b**2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(variance > 1e-24, covariance / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
 
 
 def bootstrap_mean_pearson(
@@ -102,13 +120,9 @@ def bootstrap_mean_pearson(
     group_totals = group_row_sums(stacked, layout)  # (n_groups, 5 columns): sums over each group's rows
     sizes = layout.sizes
     values = np.empty(n_resamples)
-    for start, stop in _chunks(n_resamples, 6 * columns):
+    for start, stop in resample_chunks(n_resamples, 6 * columns):
         draws = group_bootstrap_weights(rng, layout.n_groups, stop - start)
         moments = (draws @ group_totals) / (draws @ sizes)[:, None]
-        mean_p, mean_a, cross, square_p, square_a = np.split(moments, 5, axis=1)
-        covariance = cross - mean_p * mean_a
-        variance = np.maximum(square_p - mean_p**2, 0.0) * np.maximum(square_a - mean_a**2, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(variance > 1e-24, covariance / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
+        r = correlation_from_moments(*np.split(moments, 5, axis=1))
         values[start:stop] = np.clip(r, -1.0, 1.0).mean(axis=1)
-    return _percentile_interval(values, level)
+    return percentile_interval(values, level)

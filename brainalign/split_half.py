@@ -15,7 +15,8 @@ import numpy as np
 
 from brainalign.errors import DataError
 from brainalign.metrics import pair_outcomes, similarity_matrix
-from brainalign.stats import bootstrap_counts, bootstrap_two_vs_two
+from brainalign.pearson_stats import correlation_from_moments
+from brainalign.stats import bootstrap_counts, bootstrap_two_vs_two, percentile_interval
 
 
 def spearman_brown(reliability: np.ndarray, factor: float) -> np.ndarray:
@@ -66,20 +67,7 @@ def _weighted_correlations(a: np.ndarray, b: np.ndarray, weights: np.ndarray) ->
     """Per-column Pearson r of a and b (m, v) under row weights (B, m) summing to 1: (B, v)."""
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
-    mean_a, mean_b = weights @ a, weights @ b
-    covariance = weights @ (a * b) - mean_a * mean_b
-    variance = np.maximum(weights @ (a * a) - mean_a**2, 0.0) * np.maximum(weights @ (b * b) - mean_b**2, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(variance > 1e-24, covariance / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
-
-
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(values, [tail, 1.0 - tail])
-    return float(low), float(high)
+    return correlation_from_moments(weights @ a, weights @ b, weights @ (a * b), weights @ (a * a), weights @ (b * b))
 
 
 def split_half_roi(
@@ -138,4 +126,4 @@ def split_half_roi(
         two_low, two_high = bootstrap_two_vs_two(outcomes, n_resamples=n_bootstrap, level=level, rng=rng)
     else:
         two_low = two_high = float("nan")
-    return {"pearson_r": (float(pearson[0]), *_interval(pearson[1:], level)), "2v2": (two_vs_two, two_low, two_high)}
+    return {"pearson_r": (float(pearson[0]), *percentile_interval(pearson[1:], level)), "2v2": (two_vs_two, two_low, two_high)}

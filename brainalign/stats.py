@@ -106,7 +106,9 @@ def rng_for(seed: int, *identity: object) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *words]))
 
 
-def _chunks(total: int, per_item: int) -> Iterator[tuple[int, int]]:
+def resample_chunks(total: int, per_item: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) blocks of ``total`` resamples, each costing ``per_item`` floats, that keep
+    the vectorised work per block under a fixed memory budget."""
     size = max(1, _CHUNK_ELEMENTS // max(1, per_item))
     for start in range(0, total, size):
         yield start, min(total, start + size)
@@ -123,7 +125,8 @@ def bootstrap_counts(rng: np.random.Generator, n_items: int, n_resamples: int) -
     return group_bootstrap_weights(rng, n_items, n_resamples)
 
 
-def _percentile_interval(values: NDArray[np.float64], level: float) -> tuple[float, float]:
+def percentile_interval(values: NDArray[np.float64], level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of the finite ``values`` (NaNs when none)."""
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
@@ -132,7 +135,7 @@ def _percentile_interval(values: NDArray[np.float64], level: float) -> tuple[flo
     return float(low), float(high)
 
 
-def _quadratic(weights: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+def quadratic_forms(weights: NDArray[np.float64], matrix: NDArray[np.float64]) -> NDArray[np.float64]:
     """``w_b' M w_b`` for every row b of ``weights``."""
     return np.einsum("bi,bi->b", weights @ matrix, weights)
 
@@ -159,10 +162,11 @@ def resampled_pair_means(outcomes: ArrayLike, counts: NDArray[np.float64]) -> ND
     """
     outcomes = np.asarray(outcomes, dtype=np.float64)
     pairs = counts.sum(axis=1) ** 2 - np.einsum("bi,bi->b", counts, counts)
-    return _ratio(_quadratic(counts, outcomes), pairs)
+    return _ratio(quadratic_forms(counts, outcomes), pairs)
 
 
-def _scored_pairs(n: int, mask: ArrayLike | None) -> NDArray[np.bool_]:
+def scored_pairs(n: int, mask: ArrayLike | None) -> NDArray[np.bool_]:
+    """The (n, n) boolean matrix of pairs a 2v2 averages over: ``mask``, or every off-diagonal pair."""
     if mask is None:
         scored = np.ones((n, n), dtype=bool)
         np.fill_diagonal(scored, False)
@@ -182,10 +186,10 @@ def _block_bootstrap(
     pairs = block_sums(scored, layout)
     n_groups = layout.n_groups
     resampled = np.empty(n_resamples)
-    for start, stop in _chunks(n_resamples, n_groups * n_groups):
+    for start, stop in resample_chunks(n_resamples, n_groups * n_groups):
         weights = group_bootstrap_weights(rng, n_groups, stop - start)
-        resampled[start:stop] = _ratio(_quadratic(weights, numerator), _quadratic(weights, pairs))
-    return _percentile_interval(resampled, level)
+        resampled[start:stop] = _ratio(quadratic_forms(weights, numerator), quadratic_forms(weights, pairs))
+    return percentile_interval(resampled, level)
 
 
 def bootstrap_two_vs_two(
@@ -224,7 +228,7 @@ def bootstrap_two_vs_two(
         return float("nan"), float("nan")
     n = outcomes.shape[0]
     return _block_bootstrap(
-        outcomes, _scored_pairs(n, mask), group_layout(n, groups), n_resamples=n_resamples, level=level, rng=rng
+        outcomes, scored_pairs(n, mask), group_layout(n, groups), n_resamples=n_resamples, level=level, rng=rng
     )
 
 
@@ -294,7 +298,7 @@ def permutation_two_vs_two(
         The observed 2v2 accuracy over the scored pairs and its p-value (NaN, NaN without pairs).
     """
     similarity = np.asarray(similarity, dtype=np.float64)
-    scored = _scored_pairs(similarity.shape[0], mask)
+    scored = scored_pairs(similarity.shape[0], mask)
     return permutation_two_vs_two_pair_sets(
         similarity, {"pairs": scored}, n_permutations=n_permutations, rng=rng, groups=groups, sessions=sessions
     )["pairs"]
@@ -328,7 +332,7 @@ def permutation_two_vs_two_pair_sets(
     """
     similarity = np.asarray(similarity, dtype=np.float64)
     n = similarity.shape[0]
-    scored = {name: _scored_pairs(n, mask) for name, mask in masks.items()}
+    scored = {name: scored_pairs(n, mask) for name, mask in masks.items()}
     counts = {name: np.count_nonzero(mask) for name, mask in scored.items()}
     outcomes = pair_outcomes(similarity)
     observed = {name: float(np.count_nonzero(outcomes & mask) / counts[name]) if counts[name] else float("nan")
@@ -343,7 +347,7 @@ def permutation_two_vs_two_pair_sets(
     transposed = np.ascontiguousarray(single.T)
     upper = {name: np.triu(mask, k=1) for name, mask in scored.items()}
     null = {name: np.empty(n_permutations) for name in scored}
-    for start, stop in _chunks(n_permutations, 2 * n * n):
+    for start, stop in resample_chunks(n_permutations, 2 * n * n):
         correct = permuted_correct(single, transposed, group_permutations(rng, layout, stop - start), tolerance)
         for name, pairs in upper.items():
             if counts[name]:
