@@ -498,10 +498,10 @@ CONFIG_CASES = {
         "ConfigError",
         "datasets.pereira.raw_dir",
     ),
-    "ceilings-for-an-unconfigured-dataset": (
-        _config_text(lambda c: (c["datasets"].pop("bold5000"), c["models"].pop("tiny-vit"))),
-        "ConfigError",
-        "ceilings.methods",
+    "ceilings-for-no-dataset": (
+        _config_text(lambda c: c["ceilings"]["methods"].update(pereria=["cross-subject"])),
+        "WorkflowError",
+        "pereria",
     ),
 }
 

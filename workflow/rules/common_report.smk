@@ -83,14 +83,11 @@ def ceilings_enabled():
 
 
 def ceiling_methods():
-    """Config ceilings.methods for the datasets some model is scored on (dataset -> methods)."""
+    """Config ceilings.methods for the datasets some model is scored on (dataset -> methods).
+
+    Methods of a dataset the config leaves out are ignored, so that dropping a dataset needs no
+    second edit (the schema already refuses names that are no dataset at all)."""
     methods = config["ceilings"]["methods"]
-    unknown = [dataset for dataset in methods if dataset not in config["datasets"]]
-    if unknown:
-        raise ConfigError(
-            f"config key ceilings.methods names datasets {unknown} that config key datasets does not configure; "
-            "remove them or configure the datasets."
-        )
     scored = {model_config(model)["dataset"] for model in config["models"]}
     return {dataset: list(listed) for dataset, listed in methods.items() if dataset in scored}
 
