@@ -113,7 +113,9 @@ def test_paper_config_runs_on_real_format_files_and_a_saved_model(paper_workdir)
     assert not decoding["simulated"].any()  # loaded as real data: no simulate block in the config
     assert set(decoding["n_stimuli"]) == {128}  # both experiment files, concatenated
     assert set(decoding["method"]) == {"base", "random"}  # without tasks: the pre-trained and untrained model
-    base = decoding[decoding["method"] == "base"]
+    # two experiments, scanned apart: 2v2 also over within- and cross-session pairs
+    assert set(decoding["pairs"]) == {"all", "within_session", "cross_session"}
+    base = decoding[(decoding["method"] == "base") & (decoding["pairs"] == "all")]
     score = base[base["layer"] == 4].set_index(["subject", "roi"])["score"]
     for subject in SUBJECTS:  # the ROI with signal beats the pure-noise ROI
         assert score[(subject, "language")] > score[(subject, "visual")]
