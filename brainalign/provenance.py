@@ -30,9 +30,6 @@ from brainalign.io import atomic_output
 PROVENANCE_FILE = "provenance.json"
 """The file in a results root that names its configuration and lists its runs."""
 
-ALL_SUBJECTS = "all"
-"""The subject of group-level rows (comparisons over subjects)."""
-
 
 def config_sha256(config: Mapping) -> str:
     """The sha256 of a config's canonical JSON (sorted keys), as hex.
@@ -175,6 +172,8 @@ class ConfiguredVariants:
 
         (Which contrasts exist is the comparisons' business; this only refuses strays.)
         """
+        from brainalign.comparisons import ALL_SUBJECTS  # not at import: the plan reads this module
+        from brainalign.tables import UNTUNED_TASK
         allowed = {
             (dataset, subject, model, task, method)
             for dataset, subject, model, task, method in map(tuple, self.brain_rows)
@@ -188,7 +187,7 @@ class ConfiguredVariants:
         stray = []
         for row in table.drop_duplicates(["dataset", "subject", "model", "task", "method_a", "method_b"]).itertuples():
             known_methods = methods.get((row.dataset, row.model, row.task), set()) | methods.get(
-                (row.dataset, row.model, "none"), set()
+                (row.dataset, row.model, UNTUNED_TASK), set()
             )
             if (
                 row.subject not in subjects.get((row.dataset, row.model), ())
