@@ -23,6 +23,12 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
     torch) on the CPU, and on CUDA when torch sees a GPU, one alpha and per target, as a ratio
     against (a) in the same run, with the largest prediction difference.
 
+(f) the per-score inference ``fit_subject`` adds to (a), per direction: the K(K-1)/2 models
+    trained without two folds that score the pairs across folds (``brainalign.fold_pairs``), and
+    the refitted permutation null (``brainalign.refit_null``): the setup (each model's linear
+    maps) and, timed on ``--permutations`` permutations (default 20), the cost per permutation,
+    each as a ratio to (a).
+
 It checks that (a0) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
 the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
 (768 dims -> voxels) for (a) and (b). Usage::
@@ -49,7 +55,10 @@ from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from brainalign.fold_pairs import fold_pair_blocks, fold_strata, standardise_by_training_folds
 from brainalign.metrics import two_vs_two
+from brainalign.refit_null import refit_permutation_null
+from brainalign.resampling import group_layout, group_permutations, pair_mask
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds, session_centred_targets
 from brainalign.io import write_report_files
 
@@ -196,6 +205,8 @@ def main() -> None:
     parser.add_argument("--blas-threads", type=int, default=None, help="limit BLAS threads (default: BLAS's own)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive nested CV")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--permutations", type=int, default=20,
+                        help="permutations of the refitted null timed in (f); 0 skips (f)")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
 
@@ -292,6 +303,10 @@ def main() -> None:
         if not args.skip_torch:
             time_torch(results, "encoding", embeddings, voxels, alphas, folds, args.repeats, enc, options)
 
+        if args.permutations:
+            for direction, (X, Y) in (("decoding", (voxels, embeddings)), ("encoding", (embeddings, voxels))):
+                time_inference(results, direction, X, Y, alphas, folds, groups, sessions, args.permutations, args.seed)
+
     report = markdown_table(results)
     print(report)
     write_report_files(results, report, markdown=args.markdown, json_path=args.json)
@@ -323,6 +338,39 @@ def time_ours_and_before(X, Y, alphas, folds, options, before, repeats):
         "best_time_ratio_vs_before": min(ours_times) / min(before_times),
     }
     return ours_time, ours_times, ours, entry, before_run
+
+
+def time_inference(results, direction, X, Y, alphas, folds, groups, sessions, n_permutations, seed) -> None:
+    """Time (f): the pair models across folds and the refitted permutation null, as ratios to (a)."""
+    predicted = cross_val_predict_ridge(X, Y, alphas, folds, groups=groups, sessions=sessions)
+    within = standardise_by_training_folds(predicted, Y, folds, sessions)
+    pair_seconds, _, _ = timed(
+        lambda: fold_pair_blocks(X, Y, alphas, folds, within, distance="correlation", groups=groups, sessions=sessions),
+        1,
+    )
+    labels = sessions.astype(str)
+    layout = group_layout(len(Y), groups, fold_strata(labels, folds))
+    permutations = group_permutations(np.random.default_rng(seed), layout, n_permutations)
+    masks = {name: pair_mask(labels, len(Y), name) for name in ("all", "within_session", "cross_session")}
+    def null(rows):
+        return refit_permutation_null(X, Y, alphas, folds, rows, masks=masks, groups=groups, sessions=labels,
+                                      pearson=direction == "encoding")
+
+    # With no permutations the null only builds each model's linear maps: the setup.
+    setup_seconds, _, _ = timed(lambda: null(permutations[:0]), 1)
+    null_seconds, _, _ = timed(lambda: null(permutations), 1)
+    per_permutation = max(null_seconds - setup_seconds, 0.0) / n_permutations
+    ours = results[direction]["ours"]["seconds"]
+    results[direction]["inference"] = {
+        "fold_pair_models_seconds": pair_seconds,
+        "fold_pair_models_ratio_to_ours": pair_seconds / ours,
+        "refit_null_permutations": n_permutations,
+        "refit_null_setup_seconds": setup_seconds,
+        "refit_null_setup_ratio_to_ours": setup_seconds / ours,
+        "refit_null_seconds": null_seconds,
+        "refit_null_seconds_per_permutation": per_permutation,
+        "refit_null_per_permutation_ratio_to_ours": per_permutation / ours,
+    }
 
 
 def time_himalaya(results, direction, X, Y, alphas, folds, groups, repeats, ours_time, options) -> None:
@@ -402,6 +450,12 @@ def torch_table(results: dict) -> list[str]:
     return header + lines
 
 
+def folds_label(results: dict) -> range:
+    """The K(K-1)/2 pair models of the problem's K outer folds."""
+    k = results["problem"]["n_folds"]
+    return range(k * (k - 1) // 2)
+
+
 def markdown_table(results: dict) -> str:
     problem = results["problem"]
     lines = [
@@ -455,6 +509,19 @@ def markdown_table(results: dict) -> str:
             f"(median to median; best to best {before['best_time_ratio_vs_before']:.2f}x); "
             f"sklearn RidgeCV takes {results[direction]['sklearn_ridgecv']['speedup_of_ours']:.1f}x the time of (a)"
         )
+    for direction in ("decoding", "encoding"):
+        inference = results[direction].get("inference")
+        if inference:
+            lines.append(
+                f"{direction} inference (f): the {len(folds_label(results))} pair models across folds take "
+                f"{inference['fold_pair_models_seconds']:.2f} s ({inference['fold_pair_models_ratio_to_ours']:.2f}x (a)); "
+                f"the refitted null {inference['refit_null_setup_seconds']:.2f} s to build the models' linear maps "
+                f"({inference['refit_null_setup_ratio_to_ours']:.2f}x (a)), then "
+                f"{inference['refit_null_seconds_per_permutation']:.3f} s per permutation "
+                f"({inference['refit_null_per_permutation_ratio_to_ours']:.3f}x (a); "
+                f"{inference['refit_null_permutations']} timed), so 1000 permutations take "
+                f"{1000 * inference['refit_null_per_permutation_ratio_to_ours']:.0f}x (a)"
+            )
     for direction in ("decoding", "encoding"):
         agree = results[direction]["agreement_ours_vs_ridgecv"]
         if agree["max_relative_difference"] is None:

@@ -4,9 +4,10 @@ Decoding predicts the model representation from the voxels of an ROI; encoding p
 voxels from the representation. Both use out-of-fold ridge predictions with folds grouped by
 passage (or image), and are scored with 2v2 accuracy pooled over all held-out stimuli;
 encoding also reports the mean Pearson r over voxels. Every score carries a bootstrap CI and a
-permutation p-value against chance that resample whole CV groups, the exchangeable unit
-(:mod:`brainalign.stats`, :mod:`brainalign.resampling`), and the pair data a paired comparison
-of two model variants needs are kept (:class:`SubjectAlignment`, :mod:`brainalign.pairs`).
+permutation p-value against chance that resample whole CV groups, the exchangeable unit; the
+p-value refits every model on each permutation (:mod:`brainalign.score_uncertainty`,
+:mod:`brainalign.refit_null`). The pair data a paired comparison of two model variants needs
+are kept (:class:`SubjectAlignment`, :mod:`brainalign.pairs`).
 
 When a subject has more than one acquisition session (``SubjectResponses.sessions``), 2v2 is
 also reported over within-session and over cross-session pairs only (column ``pairs``:
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,15 +36,7 @@ import pandas as pd
 from brainalign.brains.store import SubjectResponses, read_subject_store
 from brainalign.errors import ConfigError, DataError
 from brainalign.features import FeatureStore, read_feature_store, variant_label
-from brainalign.fold_pairs import (
-    SimilarityBlock,
-    block_outcomes,
-    fold_pair_blocks,
-    fold_strata,
-    permutation_two_vs_two_blocks,
-    standardise_by_training_folds,
-)
-from brainalign.metrics import pearson_per_column
+from brainalign.fold_pairs import fold_pair_blocks, standardise_by_training_folds
 from brainalign.ridge import (
     alphas_at_grid_edge,
     check_backend,
@@ -51,9 +44,11 @@ from brainalign.ridge import (
     cross_val_predict_ridge,
     grouped_folds,
 )
-from brainalign.pearson_stats import bootstrap_mean_pearson, permutation_mean_pearson
-from brainalign.resampling import pair_mask
-from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, rng_for
+from brainalign.score_uncertainty import PAIR_SETS, scores_with_uncertainty
+from brainalign.stats import StatisticsSettings
+
+__all__ = ["PAIR_SETS", "RidgeSettings", "SubjectAlignment", "align_features", "fit_subject", "read_ridge_inputs",
+           "score_subject"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +148,6 @@ def align_features(responses: SubjectResponses, features: FeatureStore) -> dict[
 PairKey = tuple[str, str, int]
 """(direction, roi, layer) of one 2v2 score."""
 
-PAIR_SETS: tuple[str, ...] = ("all", "within_session", "cross_session")
-"""Values of the ``pairs`` column: the pairs of stimuli a 2v2 score averages over. Subjects with
-one session get ``all`` only; Pearson r rows are always ``all``."""
-
-
 @dataclass(frozen=True)
 class SubjectAlignment:
     """Scores of one subject x model variant, and the pair data paired tests need.
@@ -185,60 +175,6 @@ class SubjectAlignment:
     half_margins: dict[PairKey, np.ndarray] = field(default_factory=dict)
     groups: tuple[str, ...] | None = None
     sessions: tuple[str, ...] | None = None
-
-
-def _two_vs_two_with_uncertainty(
-    blocks: Sequence[SimilarityBlock], *, statistics: StatisticsSettings, seed: int, identity: tuple,
-    groups: Sequence[str], sessions: Sequence[str], folds: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
-    """2v2 with its group-bootstrap CI and group-permutation p, per pair set; also the
-    outcomes and half margins (of all pairs), each pair decided by its similarity block
-    (:mod:`brainalign.fold_pairs`).
-
-    Returns
-    -------
-    rows : dict
-        pair set (:data:`PAIR_SETS`; ``all`` only with one session) -> score, ci_low,
-        ci_high, p_value.
-    outcomes, half_margins : ndarray of shape (n_stimuli, n_stimuli)
-    """
-    n = len(groups)
-    outcomes, half = block_outcomes(blocks, n)
-    pair_sets = PAIR_SETS if len(set(sessions)) > 1 else PAIR_SETS[:1]
-    masks = {pairs: pair_mask(sessions, n, pairs) for pairs in pair_sets}
-    # One set of group permutations (within fold x session strata) scores every pair set.
-    tests = permutation_two_vs_two_blocks(
-        blocks, masks, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
-        groups=groups, strata=fold_strata(sessions, folds),
-    )
-    rows = {}
-    for pairs, mask in masks.items():
-        # The seed of the all-pairs row keeps the identity it had before pair sets existed.
-        suffix = () if pairs == "all" else (pairs,)
-        low, high = bootstrap_two_vs_two(
-            outcomes, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
-            rng=rng_for(seed, *identity, *suffix, "bootstrap"), groups=groups, mask=mask,
-        )
-        rows[pairs] = {"score": float(np.count_nonzero(outcomes & mask) / np.count_nonzero(mask)),
-                       "ci_low": low, "ci_high": high, "p_value": tests[pairs][1]}
-    return rows, outcomes, half.astype(np.float32)
-
-
-def _pearson_with_uncertainty(
-    predicted: np.ndarray, targets: np.ndarray, *, statistics: StatisticsSettings, seed: int, identity: tuple,
-    groups: Sequence[str], sessions: Sequence[str],
-) -> dict:
-    """Mean Pearson r over columns with its group-bootstrap CI and group-permutation p against 0."""
-    low, high = bootstrap_mean_pearson(
-        predicted, targets, n_resamples=statistics.n_bootstrap, level=statistics.ci_level,
-        rng=rng_for(seed, *identity, "bootstrap"), groups=groups,
-    )
-    _, p_value = permutation_mean_pearson(
-        predicted, targets, n_permutations=statistics.n_permutations, rng=rng_for(seed, *identity, "permutation"),
-        groups=groups, sessions=sessions,
-    )
-    score = float(np.mean(pearson_per_column(predicted, targets)))
-    return {"score": score, "ci_low": low, "ci_high": high, "p_value": p_value}
 
 
 def fit_subject(
@@ -271,9 +207,11 @@ def fit_subject(
     SubjectAlignment
         ``scores`` has one row per direction x ROI x layer x metric x pair set (``pairs``:
         ``all``, and with several sessions ``within_session`` and ``cross_session`` for 2v2);
-        ``ci_low``/``ci_high`` are the percentile bootstrap CI over CV groups and ``p_value``
-        the one-sided permutation p-value against chance (2v2 = 0.5, Pearson r = 0), whole
-        groups permuted within strata of equal size and sessions.
+        ``ci_low``/``ci_high`` are the percentile bootstrap CI over CV groups, widened by the
+        refitted null's spread, and ``p_value`` the one-sided permutation p-value against
+        chance (2v2 = 0.5, Pearson r = 0) with every ridge model refitted on each permutation
+        of whole groups within strata of outer fold, size and session
+        (:mod:`brainalign.score_uncertainty`).
     """
     statistics = statistics if statistics is not None else StatisticsSettings()
     layers = align_features(responses, features)
@@ -313,20 +251,11 @@ def fit_subject(
                     backend=settings.backend, device=settings.device, groups=responses.groups,
                 )
                 identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
-                metrics = {}
-                two_vs_two, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = (
-                    _two_vs_two_with_uncertainty(
-                        blocks, statistics=statistics, seed=settings.seed, identity=(*identity, "2v2"), folds=folds,
-                        **units,
-                    )
+                metrics, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = scores_with_uncertainty(
+                    inputs, raw_targets, blocks, (predicted, targets), folds=folds, alphas=settings.alphas,
+                    distance=settings.distance, per_target_alpha=settings.per_target_alpha, statistics=statistics,
+                    seed=settings.seed, identity=identity, pearson=direction == "encoding", **units,
                 )
-                for pairs, values in two_vs_two.items():
-                    metrics[("2v2", pairs)] = values
-                if direction == "encoding":
-                    metrics[("pearson_r", "all")] = _pearson_with_uncertainty(
-                        predicted, targets, statistics=statistics, seed=settings.seed,
-                        identity=(*identity, "pearson_r"), **units,
-                    )
                 for (metric, pairs), values in metrics.items():
                     rows.append(
                         {

@@ -13,9 +13,10 @@ spread. This is why the classic 2v2 leaves the two stimuli of a pair out togethe
 Here a pair from folds A and B is scored from ONE model trained without A and B (the fold
 analogue of leave-two-out); a pair within fold A from the model trained without A. Each
 model's predictions and targets are standardised with its own training rows
-(:func:`standardise_by_training_folds`). The permutation null permutes
+(:func:`standardise_by_training_folds`). Permutation nulls permute
 whole groups within strata of fold (as well as size and session), so that every permuted
-target a model is compared with is still held out from it.
+target a model is compared with is still held out from it (:func:`fold_strata`); the p-values
+refit every model on the permuted targets (:mod:`brainalign.refit_null`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from brainalign.metrics import half_margins, outcomes_from_half_margins, similarity_matrix
-from brainalign.resampling import group_layout, group_permutations
 from brainalign.ridge import predict_held_out_ridge
 from brainalign.ridge_sessions import check_sessions_are_trained, session_codes, session_means
-from brainalign.stats import resample_chunks, scored_pairs, permutation_p_value, permuted_correct
+from brainalign.stats import permuted_correct, resample_chunks, scored_pairs
 
 
 def standardise_by_training_folds(
@@ -79,6 +79,44 @@ def standardise_by_training_folds(
         predicted_out[test] = (predicted[test] - mean) / std
         actual_out[test] = (held_out - mean) / std
     return predicted_out, actual_out
+
+
+def standardise_within_folds(
+    matrix: NDArray[np.float64], folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]]
+) -> NDArray[np.float64]:
+    """Each outer fold's test rows standardised per column with their own mean and std.
+
+    The encoding's Pearson r of a column is the mean over folds, weighted by fold size, of
+    its correlation within each fold: exactly the pooled correlation of the columns
+    standardised within folds. Pooling the raw out-of-fold rows instead mixes in differences
+    between folds, and because each fold's model is trained on the other folds' targets those
+    are not independent of the held-out targets: on the pure-noise ROI of
+    ``tests/test_calibration.py`` the pooled r averages -0.045 (-0.038 with the folds only
+    centred); within folds, 0.000.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n, n_columns)
+    folds : sequence of (train_idx, test_idx); the test sets partition the rows
+
+    Returns
+    -------
+    ndarray of shape (n, n_columns)
+        A column constant within a fold is 0 there.
+    """
+    standardised = np.array(matrix, dtype=np.float64)
+    for _, test in folds:
+        standardised[test] = standardised_columns(standardised[test])
+    return standardised
+
+
+def standardised_columns(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Columns centred and scaled to unit (population) variance, batched over leading axes;
+    a column with no variance becomes 0."""
+    centred = matrix - matrix.mean(axis=-2, keepdims=True)
+    scale = np.sqrt((centred**2).mean(axis=-2, keepdims=True))
+    return np.where(scale > 1e-12 * (1.0 + np.abs(matrix).max(axis=-2, keepdims=True)), centred, 0.0) / np.where(
+        scale > 0, scale, 1.0)
 
 
 @dataclass(frozen=True)
@@ -195,49 +233,41 @@ def fold_strata(sessions: Sequence[str], folds: Sequence[tuple[NDArray[np.intp],
     return labels
 
 
-def permutation_two_vs_two_blocks(
+def fixed_fit_null_two_vs_two(
     blocks: Sequence[SimilarityBlock],
     masks: Mapping[str, NDArray[np.bool_]],
-    *,
-    n_permutations: int,
-    rng: np.random.Generator,
-    groups: Sequence[str],
-    strata: Sequence[str],
-) -> dict[str, tuple[float, float]]:
-    """One-sided permutation p of block-decided 2v2 against chance, per pair set.
+    permutations: NDArray[np.intp],
+) -> dict[str, NDArray[np.float64]]:
+    """Null 2v2 accuracies of the fitted models with their held-out targets permuted, per pair set.
 
-    Whole groups are permuted within ``strata`` (:func:`fold_strata`: one permutation of all
-    stimuli per resample, shared by the blocks), and each block recomputes the outcomes of
-    the pairs it decides with its permuted targets.
+    Each block recomputes the outcomes of the pairs it decides with its targets permuted
+    (predicted row i against actual row ``perm[i]``); the models are NOT refitted, so this null
+    misses the covariance between the folds' scores that
+    :func:`brainalign.refit_null.refit_permutation_null` keeps. It serves as the reference
+    spread for :func:`brainalign.refit_null.widened_interval`.
 
     Parameters
     ----------
     blocks : sequence of SimilarityBlock
     masks : mapping of str to bool array (n, n)
         Pair sets (:func:`brainalign.resampling.pair_mask`).
-    n_permutations : int
-    rng : numpy.random.Generator
-    groups, strata : sequence of str of length n
+    permutations : ndarray of int, shape (n_permutations, n)
+        Whole groups permuted within fold strata (:func:`fold_strata`), so that every block's
+        rows map among themselves.
 
     Returns
     -------
     dict
-        Name -> (observed 2v2 over the set, p); (NaN, NaN) for a set without pairs.
+        Name -> ndarray (n_permutations,) of null accuracies; NaN for a set without pairs.
     """
-    n = len(groups)
-    outcomes, _ = block_outcomes(blocks, n)
+    n_permutations, n = permutations.shape
     scored = {name: scored_pairs(n, mask) for name, mask in masks.items()}
     counts = {name: np.count_nonzero(mask) for name, mask in scored.items()}
-    observed = {name: float(np.count_nonzero(outcomes & mask) / counts[name]) if counts[name] else float("nan")
-                for name, mask in scored.items()}
     tolerance = block_half_margins(blocks, n)[1]
     correct = {name: np.zeros(n_permutations) for name in scored}
-    permutations = (group_permutations(rng, group_layout(n, groups, strata), n_permutations)
-                    if n_permutations else np.empty((0, n), dtype=np.intp))
     local_of = np.empty(n, dtype=np.intp)
     for block in blocks if n_permutations else ():
         local_of[block.rows] = np.arange(block.rows.size)
-        # Fold strata keep every block's rows among themselves.
         local = local_of[permutations[:, block.rows]]
         single = block.similarity.astype(np.float32)
         transposed = np.ascontiguousarray(single.T)
@@ -247,8 +277,5 @@ def permutation_two_vs_two_blocks(
             hits = permuted_correct(single, transposed, local[start:stop], tolerance)
             for name, decided in pairs.items():
                 correct[name][start:stop] += np.count_nonzero(hits & decided, axis=(1, 2))
-    return {
-        name: (observed[name], permutation_p_value(correct[name] / (counts[name] / 2), observed[name])
-               if counts[name] else float("nan"))
-        for name in scored
-    }
+    return {name: correct[name] / (counts[name] / 2) if counts[name] else np.full(n_permutations, np.nan)
+            for name in scored}

@@ -47,8 +47,8 @@ def _as_matched_pair(predicted: ArrayLike, actual: ArrayLike) -> tuple[NDArray[n
     return predicted, actual
 
 
-def _unit_rows(matrix: NDArray[np.float64], name: str, *, centre: bool) -> NDArray[np.float64]:
-    """Return the rows of ``matrix`` (optionally centred) scaled to unit Euclidean norm."""
+def _check_unit_rows(matrix: NDArray[np.float64], name: str, *, centre: bool) -> None:
+    """Refuse rows whose correlation (constant rows) or cosine (all-zero rows) is undefined."""
     if centre:
         # Exact test for constant rows: after centring, round-off leaves tiny non-zero
         # values whose norm would turn noise into a spurious correlation of +-1.
@@ -59,16 +59,14 @@ def _unit_rows(matrix: NDArray[np.float64], name: str, *, centre: bool) -> NDArr
                 f"{name} has {rows.size} constant row(s) (first: {rows[:5].tolist()}); their Pearson "
                 "correlation is undefined. Drop those stimuli or use distance='cosine' or 'euclidean'"
             )
-        matrix = matrix - matrix.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(matrix, axis=1)
-    zero = norms == 0
+        return
+    zero = ~np.any(matrix != 0, axis=1)
     if np.any(zero):
         rows = np.flatnonzero(zero)
         raise DataError(
             f"{name} has {rows.size} all-zero row(s) (first: {rows[:5].tolist()}); their cosine "
             "similarity is undefined. Drop those stimuli or use distance='euclidean'"
         )
-    return matrix / norms[:, None]
 
 
 def similarity_matrix(
@@ -102,17 +100,43 @@ def similarity_matrix(
     if distance not in DISTANCES:
         raise ConfigError(f"unknown 2v2 distance {distance!r}; use one of {', '.join(DISTANCES)}")
     predicted, actual = _as_matched_pair(predicted, actual)
+    centre = distance == "correlation"
+    for name, matrix in (("predicted", predicted), ("actual", actual)):
+        _check_unit_rows(matrix, name, centre=centre)
+    return batched_similarity(predicted, actual, distance)
+
+
+def _unit_rows_of(matrix: NDArray[np.float64], centre: bool) -> NDArray[np.float64]:
+    """Rows (optionally centred) scaled to unit norm, batched over leading axes; zero rows stay 0."""
+    if centre:
+        matrix = matrix - matrix.mean(axis=-1, keepdims=True)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+def batched_similarity(predicted: NDArray[np.float64], actual: NDArray[np.float64], distance: str) -> NDArray[np.float64]:
+    """:func:`similarity_matrix` of checked arrays, batched over leading axes.
+
+    Parameters
+    ----------
+    predicted, actual : ndarray of shape (..., n_stimuli, n_dims)
+    distance : {"correlation", "cosine", "euclidean"}
+
+    Returns
+    -------
+    ndarray of shape (..., n_stimuli, n_stimuli)
+        A row that is constant (correlation) or zero (cosine) has similarity 0 to every row
+        (:func:`similarity_matrix` refuses such rows; resampled nulls may produce them).
+    """
     if distance == "euclidean":
-        # The expanded form |p|^2 + |a|^2 - 2 p.a runs as one BLAS product; clipping at 0
-        # removes the small negative values round-off leaves for near-identical rows.
         squared = (
-            np.einsum("ij,ij->i", predicted, predicted)[:, None]
-            + np.einsum("ij,ij->i", actual, actual)[None, :]
-            - 2.0 * (predicted @ actual.T)
+            np.einsum("...ij,...ij->...i", predicted, predicted)[..., :, None]
+            + np.einsum("...ij,...ij->...i", actual, actual)[..., None, :]
+            - 2.0 * (predicted @ np.swapaxes(actual, -1, -2))
         )
         return -np.sqrt(np.maximum(squared, 0.0))
     centre = distance == "correlation"
-    return _unit_rows(predicted, "predicted", centre=centre) @ _unit_rows(actual, "actual", centre=centre).T
+    return _unit_rows_of(predicted, centre) @ np.swapaxes(_unit_rows_of(actual, centre), -1, -2)
 
 
 def two_vs_two_pair_matrix(

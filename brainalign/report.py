@@ -113,8 +113,10 @@ def methods_blocks(config: Mapping) -> list[Block]:
     blocks.append(Block("p", (
         "Statistics. The exchangeable unit is the cross-validation group (passage or image), never the single "
         f"sentence: {level:.0%} percentile bootstrap CIs redraw whole groups ({statistics.get('n_bootstrap', '?')} "
-        "resamples); one-sided permutation p-values against chance re-pair whole groups of predicted and actual "
-        f"rows of the same size and session ({statistics.get('n_permutations', '?')} permutations). Subjects with "
+        "resamples, widened by how much refitting spreads the null); one-sided permutation p-values against "
+        "chance give whole groups the targets of groups of the same size, session and outer fold and refit every "
+        f"ridge model, alpha choice included ({statistics.get('n_permutations', '?')} permutations). Encoding's "
+        "Pearson r is computed within folds and averaged over folds. Subjects with "
         "several sessions also get 2v2 over within-session and over cross-session pairs (column pairs). Paired "
         "contrasts of model variants on the same stimulus pairs swap the variants' predictions group by group "
         "(per subject: generalises over stimuli for that subject). At the group level, two tests: over stimuli, "

@@ -118,6 +118,8 @@ def group_permutations(rng: np.random.Generator, layout: GroupLayout, n_resample
         session this is ``rng.permuted`` of ``arange(n)`` per row.
     """
     permutations = np.empty((n_resamples, layout.n_stimuli), dtype=np.intp)
+    if n_resamples == 0:
+        return permutations
     for members in layout.strata:
         count = members.shape[0]
         order = rng.permuted(np.tile(np.arange(count), (n_resamples, 1)), axis=1)

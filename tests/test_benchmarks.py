@@ -25,7 +25,7 @@ def run(script, tmp_path, *args):
 def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
     results, report = run(
         "ridge_2v2.py", tmp_path, "--voxels", "200", "--dims", "32", "--repeats", "1", "--skip-naive",
-        "--two-vs-two-repeats", "1", "--blas-threads", "1",
+        "--two-vs-two-repeats", "1", "--blas-threads", "1", "--permutations", "3",
     )
     for direction in ("decoding", "encoding"):
         assert {"ours", "ours_before", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
@@ -37,6 +37,11 @@ def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
         assert all(row["max_relative_difference_vs_numpy"] < 1e-9 for row in rows)
     assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report and "torch on cpu" in report
     assert "the time of the options of before" in report
+    for direction in ("decoding", "encoding"):  # (f): the inference fit_subject adds, as ratios to (a)
+        inference = results[direction]["inference"]
+        assert inference["refit_null_permutations"] == 3 and inference["refit_null_per_permutation_ratio_to_ours"] > 0
+        assert inference["fold_pair_models_ratio_to_ours"] > 0
+    assert "per permutation" in report
 
 
 def test_features_benchmark_quick_mode_reports_every_method(tmp_path):

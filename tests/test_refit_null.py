@@ -1,0 +1,104 @@
+"""The refitted permutation null: the identity permutation reproduces the observed scores, and
+every permutation equals a brute-force refit of the whole cross-validation on permuted targets."""
+
+import numpy as np
+import pytest
+
+from brainalign.fold_pairs import (
+    block_outcomes,
+    fold_pair_blocks,
+    fold_strata,
+    standardise_by_training_folds,
+    standardise_within_folds,
+)
+from brainalign.metrics import pearson_per_column
+from brainalign.refit_null import held_out_model, refit_permutation_null, refitted_predictions, widened_interval
+from brainalign.resampling import group_layout, group_permutations, pair_mask
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds
+
+ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
+
+
+def _scores(X, Y, folds, *, groups, sessions, per_target_alpha, distance, masks):
+    """2v2 per pair set and within-fold mean Pearson r, fitted the way fit_subject fits them."""
+    predicted = cross_val_predict_ridge(X, Y, ALPHAS, folds, groups=groups, sessions=sessions,
+                                        per_target_alpha=per_target_alpha)
+    predicted, actual = standardise_by_training_folds(predicted, Y, folds, sessions)
+    blocks = fold_pair_blocks(X, Y, ALPHAS, folds, (predicted, actual), distance=distance, sessions=sessions,
+                              groups=groups, per_target_alpha=per_target_alpha)
+    outcomes, _ = block_outcomes(blocks, len(Y))
+    two_vs_two = {name: np.count_nonzero(outcomes & mask) / np.count_nonzero(mask) for name, mask in masks.items()}
+    r = pearson_per_column(standardise_within_folds(predicted, folds), standardise_within_folds(actual, folds))
+    return two_vs_two, float(r.mean())
+
+
+# (input dims, target dims, distance, two sessions, per-target alpha): dual and primal forms.
+CASES = [
+    (40, 12, "correlation", False, False),
+    (12, 40, "cosine", True, False),
+    (200, 30, "euclidean", False, False),
+    (8, 8, "correlation", True, False),
+    (60, 100, "cosine", False, True),
+    (30, 5, "euclidean", True, False),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_refit_null_equals_a_brute_force_refit_and_the_identity_gives_the_observed_scores(case):
+    input_dims, target_dims, distance, two_sessions, per_target_alpha = CASES[case]
+    rng = np.random.default_rng(case)
+    passages = np.repeat(np.arange(20), rng.choice([3, 4], 20))
+    n = passages.size
+    groups = np.array([f"p{p:02d}" for p in passages])
+    sessions = np.where(passages < 10, "exp2", "exp3") if two_sessions else np.full(n, "exp2")
+    X = rng.standard_normal((n, input_dims)) + rng.standard_normal((20, input_dims))[passages]
+    Y = 0.3 * X[:, : min(input_dims, target_dims)].sum(axis=1, keepdims=True) + rng.standard_normal((n, target_dims))
+    Y += (sessions == "exp3")[:, None]
+    folds = grouped_folds(groups, 4, seed=case)
+    names = ("all", "within_session", "cross_session") if two_sessions else ("all",)
+    masks = {name: pair_mask(sessions, n, name) for name in names}
+    options = {"groups": groups, "sessions": sessions, "per_target_alpha": per_target_alpha}
+    layout = group_layout(n, groups, fold_strata(sessions, folds))
+    permutations = np.vstack([np.arange(n), group_permutations(rng, layout, 3)])
+    null = refit_permutation_null(X, Y, ALPHAS, folds, permutations, masks=masks, distance=distance, pearson=True,
+                                  **options)
+    for row, permutation in enumerate(permutations):
+        two_vs_two, r = _scores(X, Y[permutation], folds, distance=distance, masks=masks, **options)
+        for name in names:
+            assert null.two_vs_two[name][row] == pytest.approx(two_vs_two[name], abs=1e-12)
+        assert null.pearson[row] == pytest.approx(r, abs=1e-9)
+    assert len({null.two_vs_two["all"][row] for row in range(4)}) > 1  # the permutations change the score
+
+
+def test_a_permutation_across_folds_is_refused():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(8), 3)
+    folds = grouped_folds(groups, 4)
+    model = held_out_model(rng.standard_normal((24, 5)), rng.standard_normal((24, 3)), ALPHAS, folds[0],
+                           groups=groups)
+    swapped = np.arange(24)
+    first, other = folds[0][1][0], folds[1][1][0]
+    swapped[[first, other]] = swapped[[other, first]]
+    with pytest.raises(ValueError, match="out of its training set"):
+        refitted_predictions(model, swapped[None, :])
+
+
+def test_widened_interval_scales_the_distances_from_the_score_and_never_narrows():
+    refit, fixed = np.array([0.4, 0.6, 0.4, 0.6]), np.array([0.45, 0.55, 0.45, 0.55])
+    assert widened_interval(0.7, 0.6, 0.75, refit, fixed, (0.0, 1.0)) == pytest.approx((0.5, 0.8))
+    assert widened_interval(0.7, 0.6, 0.75, fixed, refit, (0.0, 1.0)) == pytest.approx((0.6, 0.75))
+    assert widened_interval(0.95, 0.9, 0.99, refit, fixed, (0.0, 1.0)) == pytest.approx((0.85, 1.0))
+    assert widened_interval(0.7, np.nan, np.nan, refit, fixed, (0.0, 1.0))[0] != widened_interval(
+        0.7, np.nan, np.nan, refit, fixed, (0.0, 1.0))[0]  # NaN stays NaN
+    assert widened_interval(0.7, 0.6, 0.75, np.empty(0), fixed, (0.0, 1.0)) == (0.6, 0.75)
+
+
+def test_within_fold_pearson_is_the_fold_size_weighted_mean_of_the_folds_correlations():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(12), rng.choice([2, 3], 12))
+    folds = grouped_folds(groups, 3)
+    predicted, actual = rng.standard_normal((groups.size, 4)), rng.standard_normal((groups.size, 4))
+    predicted[folds[0][1]] += 5.0  # an offset between folds that the within-fold r ignores
+    within = pearson_per_column(standardise_within_folds(predicted, folds), standardise_within_folds(actual, folds))
+    expected = sum(test.size * pearson_per_column(predicted[test], actual[test]) for _, test in folds) / groups.size
+    np.testing.assert_allclose(within, expected, atol=1e-12)
