@@ -140,9 +140,10 @@ def pooled_dual_squared_errors(
     """Sum over rows and targets of the squared leave-group-out residuals, dual form, one alpha.
 
     For many targets (:func:`brainalign.ridge_loo.pooled_loo_mean_squared_errors_dual`): with
-    ``F = diag(shrinkage)`` and the (n x n) ``factor`` ``G = U^T Y Y^T U``, the numerators'
-    Gram blocks are ``[U F G F U^T]_gg``. Computed on the gathered rows ``U_g F`` directly, which
-    also give the denominator blocks, so no row is gathered per alpha.
+    ``F = diag(shrinkage)`` and the (n x n) ``factor`` ``G = U^T Y Y^T U``, the residuals of
+    group g are ``B_g^-1 U_g F R`` (``B_g = I - H_gg``, ``G = R R^T``), so the total is
+    ``<G, sum_g (B_g^-1 U_g F)^T (B_g^-1 U_g F)>``. Computed on the gathered rows ``U_g F``
+    directly, which also give the denominator blocks, so no row is gathered per alpha.
 
     Parameters
     ----------
@@ -162,10 +163,13 @@ def pooled_dual_squared_errors(
     eigenvalues, eigenvectors = _decompose(scaled @ gathered_basis.mT, True, blocks, xp)
     if bool((eigenvalues <= 0).any()):
         return None
+    # The residuals of group g are B_g^-1 U_g F R (B_g = I - H_gg, G = R R^T), so the total is
+    # <G, sum_g (B_g^-1 U_g F)^T (B_g^-1 U_g F)>: one symmetric product (n_train n^2 / 2)
+    # instead of U F G (n_train n^2). Pads have zero rows and columns in the inverses.
+    inverses = (eigenvectors / eigenvalues[:, None, :]) @ eigenvectors.mT * blocks.pair_mask
     n = scaled.shape[-1]
-    rows = (scaled.reshape(-1, n) @ factor).reshape(scaled.shape)
-    numerator_blocks = (rows @ scaled.mT) * blocks.pair_mask
-    return squared_errors_from_blocks(numerator_blocks, eigenvalues, eigenvectors, xp)
+    residual_rows = (inverses @ scaled).reshape(-1, n)
+    return (residual_rows.mT @ residual_rows * factor).sum()
 
 
 def squared_errors_per_target(
@@ -187,24 +191,3 @@ def squared_errors_per_target(
     grouped = numerators[blocks.index] * blocks.mask[:, :, None]
     rotated = eigenvectors.mT @ grouped
     return xp.einsum("gkt,gk->t", rotated * rotated, 1.0 / eigenvalues**2)
-
-
-def squared_errors_from_blocks(
-    numerator_blocks: Any, eigenvalues: Any, eigenvectors: Any, xp: Any
-) -> Any:
-    """Sum over targets and rows of the squared leave-group-out residuals, from Gram blocks.
-
-    Parameters
-    ----------
-    numerator_blocks : array of shape (n_groups, size, size)
-        ``sum_t r_g,t r_g,t^T``: the diagonal blocks of ``N N^T`` for the numerators ``N``
-        (zero at pads).
-    eigenvalues, eigenvectors
-        From :func:`block_factors`.
-
-    Returns
-    -------
-    scalar array
-    """
-    diagonal = xp.einsum("gik,gij,gjk->gk", eigenvectors, numerator_blocks, eigenvectors)
-    return (diagonal / eigenvalues**2).sum()
