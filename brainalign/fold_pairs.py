@@ -178,18 +178,33 @@ def fold_pair_blocks(
     for _, test in folds:
         decides = ~np.eye(test.size, dtype=bool)
         blocks.append(SimilarityBlock(test, similarity_matrix(within[0][test], within[1][test], distance), decides))
+    for split, decides in design_splits(folds, n)[len(folds):]:
+        rows = split[1]
+        predicted, _ = predict_held_out_ridge(X, Y, alphas, [split], sessions=sessions, **ridge_options)
+        predicted, actual = standardise_by_training_folds(predicted, Y, [split], sessions)
+        blocks.append(SimilarityBlock(rows, similarity_matrix(predicted[rows], actual[rows], distance), decides))
+    return blocks
+
+
+def design_splits(
+    folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]], n: int
+) -> list[tuple[tuple[NDArray[np.intp], NDArray[np.intp]], NDArray[np.bool_]]]:
+    """Every model of the 2v2 design and the pairs of its test rows it decides.
+
+    The K outer folds (pairs within a fold), then one model per two folds trained without
+    both (pairs across them): the models of :func:`fold_pair_blocks`.
+
+    Returns
+    -------
+    list of ((train_idx, test_idx), decides)
+        ``decides`` is a symmetric bool matrix over the test rows with a False diagonal.
+    """
+    splits = [((np.asarray(train), np.asarray(test)), ~np.eye(len(test), dtype=bool)) for train, test in folds]
     for (_, first), (_, second) in combinations(folds, 2):
         rows = np.concatenate([first, second])
-        train = np.setdiff1d(np.arange(n), rows)
-        split = [(train, rows)]
-        predicted, _ = predict_held_out_ridge(X, Y, alphas, split, sessions=sessions, **ridge_options)
-        predicted, actual = standardise_by_training_folds(predicted, Y, split, sessions)
-        in_first = np.arange(rows.size) < first.size
-        blocks.append(
-            SimilarityBlock(rows, similarity_matrix(predicted[rows], actual[rows], distance),
-                            in_first[:, None] != in_first[None, :])
-        )
-    return blocks
+        in_first = np.arange(rows.size) < len(first)
+        splits.append(((np.setdiff1d(np.arange(n), rows), rows), in_first[:, None] != in_first[None, :]))
+    return splits
 
 
 def block_half_margins(blocks: Sequence[SimilarityBlock], n: int) -> tuple[NDArray[np.float64], float]:
@@ -244,7 +259,7 @@ def fixed_fit_null_two_vs_two(
     (predicted row i against actual row ``perm[i]``); the models are NOT refitted, so this null
     misses the covariance between the folds' scores that
     :func:`brainalign.refit_null.refit_permutation_null` keeps. It serves as the reference
-    spread for :func:`brainalign.refit_null.widened_interval`.
+    spread for :func:`brainalign.score_uncertainty.widened_interval`.
 
     Parameters
     ----------

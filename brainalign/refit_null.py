@@ -1,194 +1,39 @@
 """Permutation null of cross-validated ridge scores with every model refitted.
 
-Permuting the held-out targets of fitted models (:func:`brainalign.fold_pairs.permutation_two_vs_two_blocks`)
-tests each model's predictions on their own, but the models of one cross-validation share
-most of their training rows, so their scores co-vary; a null that keeps the fits fixed misses
-that covariance and is anti-conservative (``tests/test_calibration.py``: about 7-10% of
-structured nulls at p < 0.05). The exact test refits: permute whole groups of targets
-``Y -> Y[perm]`` and rerun the whole cross-validation, alpha selection included.
+Permuting the held-out targets of fitted models
+(:func:`brainalign.fold_pairs.fixed_fit_null_two_vs_two`) tests each model's predictions on
+their own, but the models of one cross-validation share most of their training rows, so their
+scores co-vary; a null that keeps the fits fixed misses that covariance and is
+anti-conservative (``tests/test_calibration.py``: about 7-10% of structured nulls at p < 0.05).
+The exact test refits: permute whole groups of targets ``Y -> Y[perm]`` and rerun the whole
+cross-validation, alpha selection included.
 
 Refitting is cheap here because nothing about the inputs changes. Permutations move groups
 within strata of (outer fold x session x group size) (:func:`brainalign.fold_pairs.fold_strata`),
 so every model's training rows are permuted among themselves and its test rows among
 themselves: the training means, standard deviations and session means of the targets are
-unchanged. Each model of the design (:func:`held_out_model`) is then a set of fixed linear maps of
-its standardised targets ``Z`` (one per alpha):
-
-* predictions of the test rows: ``P_a Z_train`` with ``P_a = T diag(1 / (s + a)) B^T``;
-* its inner leave-one-group-out error: ``trace(Z_train^T M_a Z_train)`` with
-  ``M_a = C_a D_a C_a``, ``C_a = I - H_a`` and ``D_a`` the block diagonal of
-  ``(I - H_a - P_int)_gg^-2`` (:mod:`brainalign.ridge_groups`),
-
-so a permutation costs gathers and matrix products, never an eigendecomposition. The pooled
-alpha choice needs only ``Z_train Z_train^T`` permuted. :func:`refit_permutation_null` returns
-the null distributions of the 2v2 accuracy (every pair decided by the model that held both
-stimuli out, :mod:`brainalign.fold_pairs`) and of the encoding's mean Pearson r. The identity
-permutation reproduces the observed scores (tested).
+unchanged. Each model of the design is then a set of fixed linear maps of its standardised
+targets, one per alpha (:mod:`brainalign.held_out_models`), so a permutation costs gathers and
+matrix products, never an eigendecomposition. The pooled alpha choice needs only
+``Z_train Z_train^T`` permuted; the similarities, only n_train-sized kernels of the targets.
+:func:`refit_permutation_null` returns the null distributions of the 2v2 accuracy (every pair
+decided by the model that held both stimuli out, :mod:`brainalign.fold_pairs`) and of the
+encoding's mean Pearson r. The identity permutation reproduces the observed scores, and every
+permutation a brute-force refit (``tests/test_refit_null.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import NDArray
 
-from brainalign.fold_pairs import standardised_columns
+from brainalign.fold_pairs import design_splits, standardised_columns
+from brainalign.held_out_models import HeldOutModel, Split, held_out_model
 from brainalign.metrics import batched_similarity
-from brainalign.ridge_groups import GroupBlocks, block_factors
-from brainalign.ridge_loo import EigenBasis, standardise_in_place, standardise_new_rows
-from brainalign.ridge_sessions import session_codes, session_means, subtract_session_means
 from brainalign.stats import resample_chunks
-
-Split = tuple[NDArray[np.intp], NDArray[np.intp]]
-
-
-@dataclass(frozen=True, eq=False)
-class HeldOutModel:
-    """One ridge model of a cross-validation as linear maps of its standardised targets.
-
-    Attributes
-    ----------
-    train, test : ndarray of int, shape (n_train,), (n_test,)
-        Rows (positions in the subject's order) it is trained on and predicts.
-    targets : ndarray of shape (n_train + n_test, n_targets)
-        Targets of the training rows, then the test rows, centred (per session) and scaled with
-        the training rows' statistics, as :func:`brainalign.fold_pairs.standardise_by_training_folds`.
-    predictors : ndarray of shape (n_alphas, n_test, n_train)
-        ``P_a``: standardised test predictions are ``P_a @ targets[:n_train]``.
-    loo_forms : ndarray of shape (n_alphas, n_train, n_train)
-        ``M_a``: the inner leave-one-(group-)out squared error of target column z is ``z' M_a z``.
-    usable : ndarray of bool, shape (n_alphas,)
-        False where the model interpolates a left-out group (an unbounded error: never chosen).
-    """
-
-    train: NDArray[np.intp]
-    test: NDArray[np.intp]
-    targets: NDArray[np.float64]
-    predictors: NDArray[np.float64]
-    loo_forms: NDArray[np.float64]
-    usable: NDArray[np.bool_]
-
-    @cached_property
-    def target_gram(self) -> NDArray[np.float64]:
-        """``Z_train Z_train^T`` (n_train, n_train)."""
-        training = self.targets[: self.train.size]
-        return training @ training.T
-
-    @cached_property
-    def flat_loo_forms(self) -> NDArray[np.float64]:
-        """``loo_forms`` as (n_alphas, n_train**2)."""
-        return self.loo_forms.reshape(self.loo_forms.shape[0], -1)
-
-
-def _standardised_targets(Y: NDArray, train: NDArray[np.intp], test: NDArray[np.intp],
-                          codes: NDArray[np.intp] | None, n_sessions: int) -> NDArray[np.float64]:
-    """Training then test rows of Y, centred (per session) and scaled with the training rows."""
-    training, held_out = Y[train].astype(np.float64), Y[test].astype(np.float64)
-    if codes is not None:
-        means = session_means(training, codes[train], n_sessions)
-        subtract_session_means(training, codes[train], means)
-        subtract_session_means(held_out, codes[test], means)
-    mean = training.mean(axis=0)
-    scale = training.std(axis=0)
-    scale[scale == 0] = 1.0
-    return (np.vstack([training, held_out]) - mean) / scale
-
-
-def held_out_model(
-    X: NDArray,
-    Y: NDArray,
-    alphas: Sequence[float],
-    split: Split,
-    *,
-    groups: Sequence[str] | None = None,
-    sessions: Sequence[str] | None = None,
-) -> HeldOutModel:
-    """The linear maps of the ridge model that :func:`brainalign.ridge.cross_val_predict_ridge` fits on ``split``.
-
-    Parameters
-    ----------
-    X, Y : ndarray of shape (n, n_features), (n, n_targets)
-    alphas : sequence of float
-    split : (train_idx, test_idx)
-    groups, sessions : sequence of str of length n, optional
-        As given to the ridge: whole groups are left out by the inner LOO; inputs and targets
-        are centred per session.
-
-    Returns
-    -------
-    HeldOutModel
-    """
-    train, test = np.asarray(split[0], dtype=np.intp), np.asarray(split[1], dtype=np.intp)
-    X = np.asarray(X, dtype=np.float64)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    coded = session_codes(sessions, X.shape[0])
-    codes, n_sessions = (None, 1) if coded is None else (coded[0], coded[1].size)
-    training_inputs = np.empty((train.size, X.shape[1]))
-    train_codes = None if codes is None else codes[train]
-    mean, scale = standardise_in_place(training_inputs, True, source=(X, train),
-                                       sessions=None if codes is None else (train_codes, n_sessions))
-    test_inputs = standardise_new_rows(np.empty((test.size, X.shape[1])), X, test, mean, scale,
-                                       None if codes is None else codes[test])
-    if codes is None:
-        leverage = np.full(train.size, 1.0 / train.size)
-    else:
-        leverage = 1.0 / np.bincount(train_codes, minlength=n_sessions)[train_codes]
-    basis = EigenBasis.from_training(training_inputs, intercept_leverage=None if codes is None else leverage)
-    transform = basis.transform(test_inputs)
-    blocks = None if groups is None else GroupBlocks.from_labels(np.asarray(groups)[train], train_codes)
-    dual = basis.form == "dual"
-    gathered = None if blocks is None else basis.basis[blocks.index]
-
-    predictors = np.empty((alphas.size, test.size, train.size))
-    loo_forms = np.empty((alphas.size, train.size, train.size))
-    usable = np.ones(alphas.size, dtype=bool)
-    for index, alpha in enumerate(alphas):
-        inverse = 1.0 / (basis.eigenvalues + alpha)
-        predictors[index] = (transform * inverse) @ basis.basis.T
-        if dual:
-            # U is complete: I - H = U diag(a / (s + a)) U^T, without cancellation.
-            residual_map = (basis.basis * (alpha * inverse)) @ basis.basis.T
-        else:
-            residual_map = np.eye(train.size) - (basis.basis * inverse) @ basis.basis.T
-        # The LOO residuals are L z with L = blockdiag((I - H - P_int)_gg^-1) (I - H): M = L^T L.
-        if blocks is None:
-            denominators = np.diagonal(residual_map) - leverage
-            usable[index] = bool(np.all(denominators > 0))
-            residuals = residual_map / np.where(denominators > 0, denominators, 1.0)[:, None]
-        else:
-            weights = alpha * inverse if dual else inverse
-            eigenvalues, eigenvectors = block_factors(gathered, weights, dual, blocks, np)
-            usable[index] = bool(np.all(eigenvalues > 0))
-            safe = np.where(eigenvalues > 0, eigenvalues, 1.0)
-            block_inverses = (eigenvectors / safe[:, None, :]) @ np.swapaxes(eigenvectors, 1, 2) * blocks.pair_mask
-            # Pads have zero rows and columns in the inverses: their rows of L vanish.
-            residuals = (block_inverses @ residual_map[blocks.index])[blocks.mask > 0]
-        loo_forms[index] = residuals.T @ residuals
-    targets = _standardised_targets(np.asarray(Y), train, test, codes, n_sessions)
-    return HeldOutModel(train, test, targets, predictors, loo_forms, usable)
-
-
-def design_splits(folds: Sequence[Split], n: int) -> list[tuple[Split, NDArray[np.bool_]]]:
-    """Every model of the 2v2 design and the pairs of its test rows it decides.
-
-    The K outer folds (pairs within a fold), then one model per two folds trained without
-    both (pairs across them), as :func:`brainalign.fold_pairs.fold_pair_blocks`.
-
-    Returns
-    -------
-    list of ((train_idx, test_idx), decides)
-        ``decides`` is a symmetric bool matrix over the test rows with a False diagonal.
-    """
-    splits = [((np.asarray(train), np.asarray(test)), ~np.eye(len(test), dtype=bool)) for train, test in folds]
-    for (_, first), (_, second) in combinations(folds, 2):
-        rows = np.concatenate([first, second])
-        in_first = np.arange(rows.size) < len(first)
-        splits.append(((np.setdiff1d(np.arange(n), rows), rows), in_first[:, None] != in_first[None, :]))
-    return splits
 
 
 def _local_rows(model: HeldOutModel, permutations: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -424,27 +269,3 @@ def refit_permutation_null(
     if pearson:
         pearson_null = np.clip(moments / n, -1.0, 1.0).mean(axis=1)
     return RefitNull(two_vs_two, pearson_null)
-
-
-def widened_interval(
-    score: float, low: float, high: float, refit: NDArray[np.float64], fixed: NDArray[np.float64],
-    bounds: tuple[float, float],
-) -> tuple[float, float]:
-    """A bootstrap CI widened by how much refitting the models spreads the null.
-
-    The group bootstrap resamples pair outcomes of the fitted models, so like the fixed-fit
-    permutation null it misses the covariance between the folds' scores. The interval's
-    distances from ``score`` are multiplied by ``sd(refit) / sd(fixed)``, the ratio of the two
-    nulls' spreads on the same permutations (never below 1: the interval is never narrowed),
-    and clipped to ``bounds``.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-    """
-    refit, fixed = refit[np.isfinite(refit)], fixed[np.isfinite(fixed)]
-    if not (np.isfinite(low) and np.isfinite(high)) or refit.size < 2 or fixed.size < 2:
-        return low, high
-    spread = float(np.std(fixed))
-    factor = max(1.0, float(np.std(refit)) / spread) if spread > 0 else 1.0
-    return (max(bounds[0], score - factor * (score - low)), min(bounds[1], score + factor * (high - score)))

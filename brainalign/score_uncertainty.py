@@ -10,7 +10,7 @@ permutations, within strata of outer fold x session x group size
   the folds' scores that a test of the fitted models alone misses;
 * **CIs** are group-bootstrap percentile intervals of the fitted models' outcomes, widened by
   the ratio of the refitted null's spread to the fitted-models null's spread on the same
-  permutations (:func:`brainalign.refit_null.widened_interval`; never narrowed).
+  permutations (:func:`widened_interval`; never narrowed).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from brainalign.fold_pairs import (
 )
 from brainalign.metrics import pearson_per_column
 from brainalign.pearson_stats import bootstrap_mean_pearson, fixed_null_mean_pearson
-from brainalign.refit_null import refit_permutation_null, widened_interval
+from brainalign.refit_null import refit_permutation_null
 from brainalign.resampling import group_layout, group_permutations, pair_mask
 from brainalign.stats import StatisticsSettings, bootstrap_two_vs_two, permutation_p_value, rng_for
 
@@ -129,3 +129,27 @@ def fold_of(folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]], n: int) 
     for number, (_, test) in enumerate(folds):
         fold[test] = number
     return fold
+
+
+def widened_interval(
+    score: float, low: float, high: float, refit: NDArray[np.float64], fixed: NDArray[np.float64],
+    bounds: tuple[float, float],
+) -> tuple[float, float]:
+    """A bootstrap CI widened by how much refitting the models spreads the null.
+
+    The group bootstrap resamples pair outcomes of the fitted models, so like the fixed-fit
+    permutation null it misses the covariance between the folds' scores. The interval's
+    distances from ``score`` are multiplied by ``sd(refit) / sd(fixed)``, the ratio of the two
+    nulls' spreads on the same permutations (never below 1: the interval is never narrowed),
+    and clipped to ``bounds``.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    refit, fixed = refit[np.isfinite(refit)], fixed[np.isfinite(fixed)]
+    if not (np.isfinite(low) and np.isfinite(high)) or refit.size < 2 or fixed.size < 2:
+        return low, high
+    spread = float(np.std(fixed))
+    factor = max(1.0, float(np.std(refit)) / spread) if spread > 0 else 1.0
+    return (max(bounds[0], score - factor * (score - low)), min(bounds[1], score + factor * (high - score)))

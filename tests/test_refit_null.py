@@ -12,7 +12,9 @@ from brainalign.fold_pairs import (
     standardise_within_folds,
 )
 from brainalign.metrics import pearson_per_column
-from brainalign.refit_null import held_out_model, refit_permutation_null, refitted_predictions, widened_interval
+from brainalign.held_out_models import held_out_model
+from brainalign.refit_null import refit_permutation_null, refitted_predictions
+from brainalign.score_uncertainty import widened_interval
 from brainalign.resampling import group_layout, group_permutations, pair_mask
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds
 

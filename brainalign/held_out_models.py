@@ -1,0 +1,160 @@
+"""Each ridge model of a cross-validation as fixed linear maps of its standardised targets.
+
+A model trained on rows ``train`` and tested on rows ``test`` (one outer fold, or the
+:mod:`brainalign.fold_pairs` models trained without two folds) is, for a fixed alpha and fixed
+inputs, linear in its targets: after the targets are centred (per session) and scaled with the
+training rows' statistics (``Z``), its standardised test predictions are ``P_a Z_train`` and its
+inner leave-one-(group-)out squared error is ``trace(Z_train' M_a Z_train)``, with
+
+* ``P_a = T diag(1 / (s + a)) B'`` from the eigendecomposition of the standardised training
+  inputs (:class:`brainalign.ridge_loo.EigenBasis`);
+* ``M_a = L' L``, ``L = blockdiag((I - H_a - P_int)_gg^-1) (I - H_a)``: the leave-group-out
+  residuals of :mod:`brainalign.ridge_groups` as a matrix.
+
+:mod:`brainalign.refit_null` refits the whole cross-validation on permuted targets with these
+maps. Computing them is the same algorithm as :func:`brainalign.ridge.cross_val_predict_ridge`
+(the same standardisation, eigenbasis and group blocks), so both choose the same alpha and make
+the same predictions (``tests/test_refit_null.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.typing import NDArray
+
+from brainalign.ridge_groups import GroupBlocks, block_factors
+from brainalign.ridge_loo import EigenBasis, standardise_in_place, standardise_new_rows
+from brainalign.ridge_sessions import session_codes, session_means, subtract_session_means
+
+Split = tuple[NDArray[np.intp], NDArray[np.intp]]
+"""(train_idx, test_idx) of one model."""
+
+
+@dataclass(frozen=True, eq=False)
+class HeldOutModel:
+    """One ridge model of a cross-validation as linear maps of its standardised targets.
+
+    Attributes
+    ----------
+    train, test : ndarray of int, shape (n_train,), (n_test,)
+        Rows (positions in the subject's order) it is trained on and predicts.
+    targets : ndarray of shape (n_train + n_test, n_targets)
+        Targets of the training rows, then the test rows, centred (per session) and scaled with
+        the training rows' statistics, as :func:`brainalign.fold_pairs.standardise_by_training_folds`.
+    predictors : ndarray of shape (n_alphas, n_test, n_train)
+        ``P_a``: standardised test predictions are ``P_a @ targets[:n_train]``.
+    loo_forms : ndarray of shape (n_alphas, n_train, n_train)
+        ``M_a``: the inner leave-one-(group-)out squared error of target column z is ``z' M_a z``.
+    usable : ndarray of bool, shape (n_alphas,)
+        False where the model interpolates a left-out group (an unbounded error: never chosen).
+    """
+
+    train: NDArray[np.intp]
+    test: NDArray[np.intp]
+    targets: NDArray[np.float64]
+    predictors: NDArray[np.float64]
+    loo_forms: NDArray[np.float64]
+    usable: NDArray[np.bool_]
+
+    @cached_property
+    def target_gram(self) -> NDArray[np.float64]:
+        """``Z_train Z_train^T`` (n_train, n_train)."""
+        training = self.targets[: self.train.size]
+        return training @ training.T
+
+    @cached_property
+    def flat_loo_forms(self) -> NDArray[np.float64]:
+        """``loo_forms`` as (n_alphas, n_train**2)."""
+        return self.loo_forms.reshape(self.loo_forms.shape[0], -1)
+
+
+def _standardised_targets(Y: NDArray, train: NDArray[np.intp], test: NDArray[np.intp],
+                          codes: NDArray[np.intp] | None, n_sessions: int) -> NDArray[np.float64]:
+    """Training then test rows of Y, centred (per session) and scaled with the training rows."""
+    training, held_out = Y[train].astype(np.float64), Y[test].astype(np.float64)
+    if codes is not None:
+        means = session_means(training, codes[train], n_sessions)
+        subtract_session_means(training, codes[train], means)
+        subtract_session_means(held_out, codes[test], means)
+    mean = training.mean(axis=0)
+    scale = training.std(axis=0)
+    scale[scale == 0] = 1.0
+    return (np.vstack([training, held_out]) - mean) / scale
+
+
+def held_out_model(
+    X: NDArray,
+    Y: NDArray,
+    alphas: Sequence[float],
+    split: Split,
+    *,
+    groups: Sequence[str] | None = None,
+    sessions: Sequence[str] | None = None,
+) -> HeldOutModel:
+    """The linear maps of the ridge model that :func:`brainalign.ridge.cross_val_predict_ridge` fits on ``split``.
+
+    Parameters
+    ----------
+    X, Y : ndarray of shape (n, n_features), (n, n_targets)
+    alphas : sequence of float
+    split : (train_idx, test_idx)
+    groups, sessions : sequence of str of length n, optional
+        As given to the ridge: whole groups are left out by the inner LOO; inputs and targets
+        are centred per session.
+
+    Returns
+    -------
+    HeldOutModel
+    """
+    train, test = np.asarray(split[0], dtype=np.intp), np.asarray(split[1], dtype=np.intp)
+    X = np.asarray(X, dtype=np.float64)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    coded = session_codes(sessions, X.shape[0])
+    codes, n_sessions = (None, 1) if coded is None else (coded[0], coded[1].size)
+    training_inputs = np.empty((train.size, X.shape[1]))
+    train_codes = None if codes is None else codes[train]
+    mean, scale = standardise_in_place(training_inputs, True, source=(X, train),
+                                       sessions=None if codes is None else (train_codes, n_sessions))
+    test_inputs = standardise_new_rows(np.empty((test.size, X.shape[1])), X, test, mean, scale,
+                                       None if codes is None else codes[test])
+    if codes is None:
+        leverage = np.full(train.size, 1.0 / train.size)
+    else:
+        leverage = 1.0 / np.bincount(train_codes, minlength=n_sessions)[train_codes]
+    basis = EigenBasis.from_training(training_inputs, intercept_leverage=None if codes is None else leverage)
+    transform = basis.transform(test_inputs)
+    blocks = None if groups is None else GroupBlocks.from_labels(np.asarray(groups)[train], train_codes)
+    dual = basis.form == "dual"
+    gathered = None if blocks is None else basis.basis[blocks.index]
+
+    predictors = np.empty((alphas.size, test.size, train.size))
+    loo_forms = np.empty((alphas.size, train.size, train.size))
+    usable = np.ones(alphas.size, dtype=bool)
+    for index, alpha in enumerate(alphas):
+        inverse = 1.0 / (basis.eigenvalues + alpha)
+        predictors[index] = (transform * inverse) @ basis.basis.T
+        if dual:
+            # U is complete: I - H = U diag(a / (s + a)) U^T, without cancellation.
+            residual_map = (basis.basis * (alpha * inverse)) @ basis.basis.T
+        else:
+            residual_map = np.eye(train.size) - (basis.basis * inverse) @ basis.basis.T
+        # The LOO residuals are L z with L = blockdiag((I - H - P_int)_gg^-1) (I - H): M = L^T L.
+        if blocks is None:
+            denominators = np.diagonal(residual_map) - leverage
+            usable[index] = bool(np.all(denominators > 0))
+            residuals = residual_map / np.where(denominators > 0, denominators, 1.0)[:, None]
+        else:
+            weights = alpha * inverse if dual else inverse
+            eigenvalues, eigenvectors = block_factors(gathered, weights, dual, blocks, np)
+            usable[index] = bool(np.all(eigenvalues > 0))
+            safe = np.where(eigenvalues > 0, eigenvalues, 1.0)
+            block_inverses = (eigenvectors / safe[:, None, :]) @ np.swapaxes(eigenvectors, 1, 2) * blocks.pair_mask
+            # Pads have zero rows and columns in the inverses: their rows of L vanish.
+            residuals = (block_inverses @ residual_map[blocks.index])[blocks.mask > 0]
+        loo_forms[index] = residuals.T @ residuals
+    targets = _standardised_targets(np.asarray(Y), train, test, codes, n_sessions)
+    return HeldOutModel(train, test, targets, predictors, loo_forms, usable)
