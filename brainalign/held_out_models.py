@@ -26,9 +26,10 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from brainalign.fold_pairs import standardise_by_training_folds
 from brainalign.ridge_groups import GroupBlocks, block_factors
 from brainalign.ridge_loo import EigenBasis, standardise_in_place, standardise_new_rows
-from brainalign.ridge_sessions import session_codes, session_means, subtract_session_means
+from brainalign.ridge_sessions import session_codes
 
 Split = tuple[NDArray[np.intp], NDArray[np.intp]]
 """(train_idx, test_idx) of one model."""
@@ -70,20 +71,6 @@ class HeldOutModel:
     def flat_loo_forms(self) -> NDArray[np.float64]:
         """``loo_forms`` as (n_alphas, n_train**2)."""
         return self.loo_forms.reshape(self.loo_forms.shape[0], -1)
-
-
-def _standardised_targets(Y: NDArray, train: NDArray[np.intp], test: NDArray[np.intp],
-                          codes: NDArray[np.intp] | None, n_sessions: int) -> NDArray[np.float64]:
-    """Training then test rows of Y, centred (per session) and scaled with the training rows."""
-    training, held_out = Y[train].astype(np.float64), Y[test].astype(np.float64)
-    if codes is not None:
-        means = session_means(training, codes[train], n_sessions)
-        subtract_session_means(training, codes[train], means)
-        subtract_session_means(held_out, codes[test], means)
-    mean = training.mean(axis=0)
-    scale = training.std(axis=0)
-    scale[scale == 0] = 1.0
-    return (np.vstack([training, held_out]) - mean) / scale
 
 
 def held_out_model(
@@ -156,5 +143,7 @@ def held_out_model(
             # Pads have zero rows and columns in the inverses: their rows of L vanish.
             residuals = (block_inverses @ residual_map[blocks.index])[blocks.mask > 0]
         loo_forms[index] = residuals.T @ residuals
-    targets = _standardised_targets(np.asarray(Y), train, test, codes, n_sessions)
+    # Training then test rows, standardised with the training rows as the fitted models' are.
+    rows = np.concatenate([train, test])
+    targets = standardise_by_training_folds(np.asarray(Y), np.asarray(Y), [(train, rows)], sessions)[1][rows]
     return HeldOutModel(train, test, targets, predictors, loo_forms, usable)
