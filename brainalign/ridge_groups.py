@@ -157,19 +157,46 @@ def pooled_dual_squared_errors(
 
     Returns
     -------
-    scalar array, or None when a block ``I - H_gg`` is singular (unbounded error)
+    scalar array, or None when a block ``I - H_gg`` is not positive definite (a group is
+    interpolated: unbounded error)
     """
     scaled = gathered_basis * shrinkage
-    eigenvalues, eigenvectors = _decompose(scaled @ gathered_basis.mT, True, blocks, xp)
-    if bool((eigenvalues <= 0).any()):
+    inverses = _positive_definite_inverses(scaled @ gathered_basis.mT, blocks, xp)
+    if inverses is None:
         return None
     # The residuals of group g are B_g^-1 U_g F R (B_g = I - H_gg, G = R R^T), so the total is
     # <G, sum_g (B_g^-1 U_g F)^T (B_g^-1 U_g F)>: one symmetric product (n_train n^2 / 2)
     # instead of U F G (n_train n^2). Pads have zero rows and columns in the inverses.
-    inverses = (eigenvectors / eigenvalues[:, None, :]) @ eigenvectors.mT * blocks.pair_mask
     n = scaled.shape[-1]
-    residual_rows = (inverses @ scaled).reshape(-1, n)
-    return (residual_rows.mT @ residual_rows * factor).sum()
+    residual_rows = ((inverses * blocks.pair_mask) @ scaled).reshape(-1, n)
+    return _frobenius_product(residual_rows.mT @ residual_rows, factor, xp)
+
+
+def _positive_definite_inverses(quadratic: Any, blocks: GroupBlocks, xp: Any) -> Any | None:
+    """Inverses of every ``I - H_gg`` (dual form), or None when one is not positive definite.
+
+    The pooled error needs no eigenvectors, only the inverses and the check that no group is
+    interpolated; a batched Cholesky is that check at a tenth of the cost of a batched
+    ``eigh`` of the (size x size) blocks.
+    """
+    block = quadratic * blocks.pair_mask - blocks.intercept + blocks.pad_identity
+    if xp is np:
+        try:
+            np.linalg.cholesky(block)
+        except np.linalg.LinAlgError:
+            return None
+        return np.linalg.inv(block)
+    _, info = xp.linalg.cholesky_ex(block)
+    if bool((info != 0).any()):
+        return None
+    return xp.linalg.inv(block)
+
+
+def _frobenius_product(left: Any, right: Any, xp: Any) -> Any:
+    """``sum(left * right)`` of two arrays of one shape, without the temporary product."""
+    if xp is np:
+        return np.vdot(left, right)
+    return xp.dot(left.reshape(-1), right.reshape(-1))
 
 
 def squared_errors_per_target(

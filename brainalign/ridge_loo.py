@@ -231,8 +231,8 @@ def pooled_loo_mean_squared_errors_dual(
     inverse_scale = None if target_scale is None else 1.0 / target_scale
     # shrinkage[a, k] = alpha_a / (s_k + alpha_a): the diagonal of F for every alpha.
     shrinkage = alphas[:, None] / (basis.eigenvalues[None, :] + alphas[:, None])
-    # 1 - diag(H) for every alpha at once, as in loo_residual_denominators.
-    denominators = shrinkage @ (eigenvectors**2).T - basis.intercept_leverage
+    # 1 - diag(H) for every alpha at once, as in loo_residual_denominators (single-row LOO).
+    denominators = None if blocks is not None else shrinkage @ (eigenvectors**2).T - basis.intercept_leverage
     if n_targets < 2 * n_train:
         # R = U^T Y, then (with more targets than rows) G = R R^T: n^2 t + n^2 t / 2
         # multiply-adds against n^2 t / 2 + 2 n^3 for U^T (Y Y^T) U.

@@ -141,3 +141,27 @@ def test_with_sessions_each_refit_re_estimates_the_session_means(shape, grouped)
     np.testing.assert_allclose(errors, expected, rtol=1e-8)
     pooled = ridge_loo_errors(X, Y, alphas, groups=groups if grouped else None, sessions=sessions, pooled=True)
     np.testing.assert_allclose(pooled, expected.mean(axis=1), rtol=1e-8)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_pooled_error_is_unbounded_when_a_left_out_group_is_interpolated(backend):
+    # Shrinkage 0 is alpha 0 on every direction: each group is fitted exactly, I - H_gg is
+    # minus the intercepts' block (not positive definite), so no alpha like it may win.
+    from brainalign.ridge_groups import pooled_dual_squared_errors
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(len(SIZES)), SIZES)
+    blocks = GroupBlocks.from_labels(groups)
+    n = groups.size
+    basis = np.linalg.qr(rng.standard_normal((n, n)))[0]
+    factor = np.cov(rng.standard_normal((n, 2 * n)))
+    xp = np
+    if backend == "torch":
+        torch = pytest.importorskip("torch")
+        xp, blocks = torch, blocks.converted(torch.from_numpy)
+        basis, factor = torch.from_numpy(basis), torch.from_numpy(factor)
+    gathered = basis[blocks.index]
+    shrinkage = xp.ones(n, dtype=gathered.dtype) if backend == "torch" else np.ones(n)
+    assert pooled_dual_squared_errors(gathered, 0 * shrinkage, factor, blocks, xp) is None
+    # Shrinkage 1 (alpha -> infinity) predicts the mean: the error is finite and positive.
+    assert float(pooled_dual_squared_errors(gathered, shrinkage, factor, blocks, xp)) > 0
