@@ -52,6 +52,11 @@ class HeldOutModel:
         ``M_a``: the inner leave-one-(group-)out squared error of target column z is ``z' M_a z``.
     usable : ndarray of bool, shape (n_alphas,)
         False where the model interpolates a left-out group (an unbounded error: never chosen).
+    group_blocks : GroupBlocks or None
+        The training rows group by group, as the inner LOO leaves them out (None when every
+        group is one row).
+    block_loo_forms : ndarray of shape (n_alphas, n_groups**2 size**2), or None
+        ``loo_forms`` arranged as :attr:`block_gram` (None without ``group_blocks``).
     """
 
     train: NDArray[np.intp]
@@ -60,6 +65,8 @@ class HeldOutModel:
     predictors: NDArray[np.float64]
     loo_forms: NDArray[np.float64]
     usable: NDArray[np.bool_]
+    group_blocks: GroupBlocks | None = None
+    block_loo_forms: NDArray[np.float64] | None = None
 
     @cached_property
     def target_gram(self) -> NDArray[np.float64]:
@@ -71,6 +78,28 @@ class HeldOutModel:
     def flat_loo_forms(self) -> NDArray[np.float64]:
         """``loo_forms`` as (n_alphas, n_train**2)."""
         return self.loo_forms.reshape(self.loo_forms.shape[0], -1)
+
+    @cached_property
+    def block_gram(self) -> NDArray[np.float64]:
+        """``target_gram`` group by group: row ``g * n_groups + h`` is the (size x size) block of
+        groups g and h, flattened, 0 at pads; shape (n_groups**2, size**2).
+
+        Permutations that move whole groups permute these blocks, so the permuted Gram matrix
+        is a gather of contiguous blocks rather than of single entries (~5x faster).
+        """
+        return _group_by_group(self.target_gram[None], self.group_blocks)[0]
+
+
+
+def _group_by_group(matrices: NDArray[np.float64], blocks: GroupBlocks) -> NDArray[np.float64]:
+    """Matrices (k, n_train, n_train) as (k, n_groups**2, size**2) blocks of group pairs, 0 at pads."""
+    n_groups, size = blocks.index.shape
+    rows = blocks.index.ravel()
+    gathered = np.take(np.take(matrices, rows, axis=1), rows, axis=2).reshape(-1, n_groups, size, n_groups, size)
+    arranged = np.empty((matrices.shape[0], n_groups, n_groups, size, size))
+    np.multiply(gathered.transpose(0, 1, 3, 2, 4), blocks.mask[:, None, :, None] * blocks.mask[None, :, None, :],
+                out=arranged)
+    return arranged.reshape(-1, n_groups**2, size**2)
 
 
 def held_out_model(
@@ -146,4 +175,6 @@ def held_out_model(
     # Training then test rows, standardised with the training rows as the fitted models' are.
     rows = np.concatenate([train, test])
     targets = standardise_by_training_folds(np.asarray(Y), np.asarray(Y), [(train, rows)], sessions)[1][rows]
-    return HeldOutModel(train, test, targets, predictors, loo_forms, usable)
+    block_loo_forms = None if blocks is None else _group_by_group(loo_forms, blocks).reshape(alphas.size, -1)
+    return HeldOutModel(train, test, targets, predictors, loo_forms, usable, group_blocks=blocks,
+                        block_loo_forms=block_loo_forms)

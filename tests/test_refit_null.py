@@ -104,3 +104,35 @@ def test_within_fold_pearson_is_the_fold_size_weighted_mean_of_the_folds_correla
     within = pearson_per_column(standardise_within_folds(predicted, folds), standardise_within_folds(actual, folds))
     expected = sum(test.size * pearson_per_column(predicted[test], actual[test]) for _, test in folds) / groups.size
     np.testing.assert_allclose(within, expected, atol=1e-12)
+
+
+def test_alpha_choice_gathers_group_blocks_exactly_as_single_entries():
+    # Whole passages of 3 or 4 move (in order) within fold x size strata: the block gather must
+    # give the same LOO errors, hence the same alpha, as the entry-wise gather; permutations
+    # that split groups must fall back to the entry-wise gather.
+    from dataclasses import replace
+
+    from brainalign.refit_null import _group_moves, _pooled_alpha_choice
+
+    rng = np.random.default_rng(11)
+    passages = np.repeat(np.arange(24), rng.choice([3, 4], 24))
+    n = passages.size
+    groups = np.array([f"p{p:02d}" for p in passages])
+    X = rng.standard_normal((n, 30)) + rng.standard_normal((24, 30))[passages]
+    Y = rng.standard_normal((n, 20)) + 2 * rng.standard_normal((24, 20))[passages]
+    folds = grouped_folds(groups, 4, seed=0)
+    model = held_out_model(X, Y, ALPHAS, folds[0], groups=groups)
+    labels = np.full(n, "exp2")
+    permutations = group_permutations(rng, group_layout(n, groups, fold_strata(labels, folds)), 200)
+    local = np.full(n, -1)
+    local[model.train] = np.arange(model.train.size)
+    train_rows = local[permutations[:, model.train]]
+    assert _group_moves(model.group_blocks, train_rows) is not None
+    entry_wise = replace(model, group_blocks=None)
+    chosen = _pooled_alpha_choice(model, train_rows)
+    np.testing.assert_array_equal(chosen, _pooled_alpha_choice(entry_wise, train_rows))
+    assert np.unique(chosen).size > 1  # the permutations do change the choice
+    # Rows permuted one by one (groups split): no group moves, the entry-wise gather is used.
+    shuffled = np.stack([rng.permutation(model.train.size) for _ in range(50)])
+    assert _group_moves(model.group_blocks, shuffled) is None
+    np.testing.assert_array_equal(_pooled_alpha_choice(model, shuffled), _pooled_alpha_choice(entry_wise, shuffled))
