@@ -82,3 +82,13 @@ def test_embedded_default_benchmark_reads_gnu_time_and_rule_benchmarks(tmp_path)
     (tmp_path / "tables.tsv").write_text(header + "1.0\t0:00:01\t50.0\t80\n")
     rules = module.per_rule(tmp_path)
     assert rules.loc["ridge"].tolist() == [2, 5.0, 150.0] and rules.loc["tables"].tolist() == [1, 1.0, 50.0]
+
+
+def test_refit_null_benchmark_times_the_block_alpha_choice_against_the_entry_wise_one(tmp_path):
+    results, report = run("refit_null.py", tmp_path, "--voxels", "200", "--dims", "32", "--permutations", "3",
+                          "--repeats", "1")
+    for direction in ("decoding", "encoding"):
+        entry = results[direction]
+        assert entry["same_alphas"] is True  # the block gather changes the cost, never the choice
+        assert entry["blocks_seconds"] > 0 and entry["entries_seconds"] > 0
+    assert "entry-wise gather" in report
