@@ -1,6 +1,8 @@
-"""The alpha choice of the refitted permutation null: blocks of whole groups vs single entries.
+"""The refitted permutation null: its alpha choice (blocks of whole groups vs single entries),
+and, with ``--cost``, what one fit costs at a given size.
 
     python benchmarks/refit_null.py [--voxels 10000] [--permutations 20] [--repeats 5] [--json out.json]
+    python benchmarks/refit_null.py --cost --stimuli 4916 --group-size 1 --sessions 15 --voxels 1000 --permutations 2
 
 Every permutation of :func:`brainalign.refit_null.refit_permutation_null` re-chooses alpha for
 each of the 15 ridge models of the cross-validation (5 fold models, 10 pair models) from the
@@ -10,6 +12,12 @@ gather-and-product against the entry-wise gather it replaced (the model with its
 ``group_blocks`` removed), alternating repeat by repeat in the same run, on the Pereira-size
 problem of ``benchmarks/ridge_2v2.py`` (627 sentences in passages of 4, 768 dims, 10 alphas),
 for decoding and encoding, and checks that both choose the same alphas.
+
+``--cost`` times, on one BLAS thread, one ``cross_val_predict_ridge`` call, the null's setup
+(every model's linear maps) and its cost per permutation, for one direction, on a synthetic
+problem of ``--stimuli`` rows in groups of ``--group-size`` (1: one image per group, as
+BOLD5000 with ``cv_groups: image``) spread over ``--sessions`` sessions: the numbers behind the
+cost of ``paper.yaml`` in ``docs/performance.md``.
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ from ridge_2v2 import make_problem  # noqa: E402
 from brainalign.fold_pairs import design_splits, fold_strata  # noqa: E402
 from brainalign.held_out_models import held_out_model  # noqa: E402
 from brainalign.io import write_report_files  # noqa: E402
-from brainalign.refit_null import _local_rows, _pooled_alpha_choice  # noqa: E402
-from brainalign.resampling import group_layout, group_permutations  # noqa: E402
-from brainalign.ridge import grouped_folds  # noqa: E402
+from brainalign.refit_null import _local_rows, _pooled_alpha_choice, refit_permutation_null  # noqa: E402
+from brainalign.resampling import group_layout, group_permutations, pair_mask  # noqa: E402
+from brainalign.ridge import cross_val_predict_ridge, grouped_folds  # noqa: E402
 
 
 def time_alpha_choice(models, permutations, repeats: int) -> dict:
@@ -51,6 +59,55 @@ def time_alpha_choice(models, permutations, repeats: int) -> dict:
     return {"blocks_seconds": blocks, "entries_seconds": entries, "speedup": entries / blocks, "same_alphas": same}
 
 
+def grouped_problem(n_stimuli: int, group_size: int, n_sessions: int, n_voxels: int, n_dims: int, seed: int):
+    """Voxels (n, n_voxels) and features (n, n_dims) sharing a latent, with group and session labels."""
+    rng = np.random.default_rng(seed)
+    latent = rng.standard_normal((n_stimuli, 32))
+    voxels = latent @ rng.standard_normal((32, n_voxels)) + 3.0 * rng.standard_normal((n_stimuli, n_voxels))
+    features = latent @ rng.standard_normal((32, n_dims)) + rng.standard_normal((n_stimuli, n_dims))
+    groups = np.array([f"g{i // group_size}" for i in range(n_stimuli)])
+    sessions = np.array([f"s{(i // group_size) * group_size * n_sessions // n_stimuli}" for i in range(n_stimuli)])
+    return voxels, features, groups, sessions
+
+
+def time_cost(args) -> tuple[dict, str]:
+    """Seconds of one ridge call, of the null's setup and per permutation (``--cost``)."""
+    voxels, features, groups, sessions = grouped_problem(
+        args.stimuli, args.group_size, args.sessions, args.voxels, args.dims, args.seed
+    )
+    X, Y = (voxels, features) if args.direction == "decoding" else (features, voxels)
+    alphas = np.logspace(-2, 7, 10)
+    folds = grouped_folds(groups, 5, seed=args.seed)
+    layout = group_layout(args.stimuli, groups, fold_strata(sessions, folds))
+    permutations = group_permutations(np.random.default_rng(args.seed), layout, args.permutations)
+    masks = {"all": pair_mask(sessions, args.stimuli, "all")}
+
+    def null(rows):
+        return refit_permutation_null(X, Y, alphas, folds, rows, masks=masks, groups=groups, sessions=sessions,
+                                      pearson=args.direction == "encoding")
+
+    with threadpool_limits(limits=1):
+        start = time.perf_counter()
+        cross_val_predict_ridge(X, Y, alphas, folds, groups=groups, sessions=sessions)
+        ridge = time.perf_counter() - start
+        start = time.perf_counter()
+        null(permutations[:0])
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        null(permutations)
+        per_permutation = max(time.perf_counter() - start - setup, 0.0) / args.permutations
+    entry = {"ridge_seconds": ridge, "null_setup_seconds": setup, "null_seconds_per_permutation": per_permutation,
+             "hours_for_1000_permutations": (setup + 1000 * per_permutation) / 3600}
+    report = (
+        f"{args.direction}, {args.stimuli} stimuli in groups of {args.group_size}, {args.sessions} sessions, "
+        f"{args.voxels} voxels, {args.dims} dims, 5 folds, 10 alphas, 1 BLAS thread: ridge {ridge:.1f} s; "
+        f"refitted null: setup {setup:.1f} s, then {per_permutation:.2f} s per permutation "
+        f"({args.permutations} timed), so one fit with 1000 permutations takes "
+        f"{entry['hours_for_1000_permutations']:.2f} h"
+    )
+    return entry, report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--voxels", type=int, default=10_000)
@@ -58,9 +115,20 @@ def main() -> None:
     parser.add_argument("--permutations", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cost", action="store_true", help="time one fit's ridge and refitted null instead")
+    parser.add_argument("--stimuli", type=int, default=627, help="--cost: number of stimuli")
+    parser.add_argument("--group-size", type=int, default=4, help="--cost: stimuli per CV group")
+    parser.add_argument("--sessions", type=int, default=2, help="--cost: number of sessions")
+    parser.add_argument("--direction", choices=("decoding", "encoding"), default="decoding", help="--cost")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
+    command = " ".join(["python", "benchmarks/refit_null.py", *sys.argv[1:]])
+    if args.cost:
+        entry, report = time_cost(args)
+        print(report)
+        write_report_files({"command": command, "cost": entry}, report, markdown=args.markdown, json_path=args.json)
+        return
 
     n_stimuli, alphas = 627, np.logspace(-2, 6, 10)
     voxels, embeddings, groups, sessions = make_problem(n_stimuli, args.voxels, args.dims, args.seed)
@@ -69,7 +137,7 @@ def main() -> None:
     layout = group_layout(n_stimuli, groups, fold_strata(labels, folds))
     permutations = group_permutations(np.random.default_rng(args.seed), layout, args.permutations)
     results: dict = {
-        "command": " ".join(["python", "benchmarks/refit_null.py", *sys.argv[1:]]),
+        "command": command,
         "problem": {"n_stimuli": n_stimuli, "n_voxels": args.voxels, "n_dims": args.dims,
                     "permutations": args.permutations, "repeats": args.repeats},
     }

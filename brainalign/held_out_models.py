@@ -85,10 +85,9 @@ class HeldOutModel:
         groups g and h, flattened, 0 at pads; shape (n_groups**2, size**2).
 
         Permutations that move whole groups permute these blocks, so the permuted Gram matrix
-        is a gather of contiguous blocks rather than of single entries (~5x faster).
+        is a gather of contiguous blocks rather than of single entries (``benchmarks/refit_null.py``).
         """
         return _group_by_group(self.target_gram[None], self.group_blocks)[0]
-
 
 
 def _group_by_group(matrices: NDArray[np.float64], blocks: GroupBlocks) -> NDArray[np.float64]:

@@ -92,3 +92,11 @@ def test_refit_null_benchmark_times_the_block_alpha_choice_against_the_entry_wis
         assert entry["same_alphas"] is True  # the block gather changes the cost, never the choice
         assert entry["blocks_seconds"] > 0 and entry["entries_seconds"] > 0
     assert "entry-wise gather" in report
+
+
+def test_refit_null_benchmark_cost_mode_times_a_fit_with_one_image_per_group(tmp_path):
+    results, report = run("refit_null.py", tmp_path, "--cost", "--stimuli", "150", "--group-size", "1",
+                          "--sessions", "3", "--voxels", "60", "--dims", "16", "--permutations", "2")
+    cost = results["cost"]
+    assert cost["ridge_seconds"] > 0 and cost["null_setup_seconds"] > 0 and cost["null_seconds_per_permutation"] > 0
+    assert "per permutation" in report and "groups of 1" in report
