@@ -75,11 +75,6 @@ class HeldOutModel:
         return training @ training.T
 
     @cached_property
-    def flat_loo_forms(self) -> NDArray[np.float64]:
-        """``loo_forms`` as (n_alphas, n_train**2)."""
-        return self.loo_forms.reshape(self.loo_forms.shape[0], -1)
-
-    @cached_property
     def block_gram(self) -> NDArray[np.float64]:
         """``target_gram`` group by group: row ``g * n_groups + h`` is the (size x size) block of
         groups g and h, flattened, 0 at pads; shape (n_groups**2, size**2).

@@ -36,6 +36,9 @@ from brainalign.metrics import batched_similarity
 from brainalign.ridge_groups import GroupBlocks
 from brainalign.stats import resample_chunks
 
+_ALPHA_CHOICE_BATCH = 64
+"""Permutations whose alpha choice shares one read of every model's LOO forms."""
+
 
 def _local_rows(model: HeldOutModel, permutations: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Positions (within the model's training rows, and within its test rows) whose targets
@@ -61,19 +64,30 @@ def _pooled_alpha_choice(model: HeldOutModel, train_rows: NDArray[np.intp]) -> N
     """Index of the alpha the ridge chooses (pooled over standardised targets) per permutation.
 
     The error of alpha a on permutation b is ``<M_a, G[r_b][:, r_b]>`` (``G`` the training
-    targets' Gram matrix, ``r_b`` the rows whose targets the training rows receive).
+    targets' Gram matrix, ``r_b`` the rows whose targets the training rows receive). Any
+    number of permutations (rows of ``train_rows``) is taken in memory-bounded batches.
     """
+    n_permutations, n_train = train_rows.shape
+    errors = np.zeros((n_permutations, model.loo_forms.shape[0]))
     moves = _group_moves(model.group_blocks, train_rows)
-    if moves is None:
-        permuted = model.target_gram[train_rows[:, :, None], train_rows[:, None, :]]
-        errors = permuted.reshape(permuted.shape[0], -1) @ model.flat_loo_forms.T
-    else:
+    if moves is not None:
         # Whole groups move, members in order: the same sum over (size x size) blocks, whose
         # gather copies contiguous blocks instead of single entries (several times faster).
         n_groups = moves.shape[1]
-        pairs = (moves[:, :, None] * n_groups + moves[:, None, :]).reshape(-1)
-        permuted = np.take(model.block_gram, pairs, axis=0).reshape(moves.shape[0], -1)
-        errors = permuted @ model.block_loo_forms.T
+        for start, stop in resample_chunks(n_permutations, model.block_gram.size):
+            pairs = (moves[start:stop, :, None] * n_groups + moves[start:stop, None, :]).reshape(-1)
+            permuted = np.take(model.block_gram, pairs, axis=0).reshape(stop - start, -1)
+            errors[start:stop] = permuted @ model.block_loo_forms.T
+    else:
+        # Entry by entry, a block of rows of every M_a at a time for a batch of permutations:
+        # each M_a is read once per batch instead of once per permutation. With thousands of
+        # training rows (BOLD5000) the forms take GBs and that read, not the arithmetic, is the cost.
+        for start in range(0, n_permutations, _ALPHA_CHOICE_BATCH):
+            rows = train_rows[start : start + _ALPHA_CHOICE_BATCH]
+            for first, last in resample_chunks(n_train, rows.shape[0] * n_train):
+                gathered = model.target_gram[rows[:, first:last, None], rows[:, None, :]]
+                forms = model.loo_forms[:, first:last].reshape(model.loo_forms.shape[0], -1)
+                errors[start : start + rows.shape[0]] += gathered.reshape(rows.shape[0], -1) @ forms.T
     errors[:, ~model.usable] = np.inf
     return np.argmin(errors, axis=1)
 
@@ -101,7 +115,8 @@ def refitted_predictions(
     training = model.targets[train_rows]  # (b, n_train, t)
     held_out = model.targets[model.train.size:][test_rows]
     if not per_target_alpha:
-        return _permuted_predictors(model, train_rows) @ model.targets[: model.train.size], held_out
+        chosen = _pooled_alpha_choice(model, train_rows)
+        return _permuted_predictors(model, train_rows, chosen) @ model.targets[: model.train.size], held_out
     n_alphas = model.predictors.shape[0]
     errors = np.stack([np.einsum("bit,bit->bt", model.loo_forms[a] @ training, training) for a in range(n_alphas)])
     errors[~model.usable] = np.inf
@@ -130,21 +145,22 @@ def _group_moves(blocks: GroupBlocks | None, train_rows: NDArray[np.intp]) -> ND
     return moves
 
 
-def _permuted_predictors(model: HeldOutModel, train_rows: NDArray[np.intp]) -> NDArray[np.float64]:
+def _permuted_predictors(
+    model: HeldOutModel, train_rows: NDArray[np.intp], chosen: NDArray[np.intp]
+) -> NDArray[np.float64]:
     """``P_b`` (b, n_test, n_train) with ``P_b @ Z_train`` the predictions refitted on permutation b.
 
     Refitting on permuted training targets ``Z[perm]`` predicts ``P_a Z[perm] = P_a[:, perm^-1] Z``:
-    permuting the columns of the (small) predictor map of the chosen alpha replaces gathering
-    the (large) targets.
+    permuting the columns of the (small) predictor map of the chosen alpha (``chosen``, (b,),
+    from :func:`_pooled_alpha_choice`) replaces gathering the (large) targets.
     """
-    chosen = _pooled_alpha_choice(model, train_rows)
     n_alphas, m, n_train = model.predictors.shape
     rows = (chosen[:, None] * m + np.arange(m))[:, :, None]
     return model.predictors.reshape(n_alphas * m, n_train)[rows, _inverse(train_rows)[:, None, :]]
 
 
 def _refitted_chunk(
-    model: HeldOutModel, permutations: NDArray[np.intp], *, distance: str, per_target_alpha: bool,
+    model: HeldOutModel, permutations: NDArray[np.intp], *, distance: str, chosen: NDArray[np.intp] | None,
     kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None, pearson: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """Similarities (b, n_test, n_test) of the refitted predictions to the permuted targets, and
@@ -152,15 +168,18 @@ def _refitted_chunk(
     standardised over the model's test rows (divided by n and averaged over columns, summed over
     the outer folds: the within-fold r).
 
+    ``chosen`` (b,) is the alpha of each permutation (:func:`_pooled_alpha_choice`), or None
+    with one alpha per target.
+
     With ``kernels`` (:func:`_similarity_kernels`) the similarities need only n_train-sized
     products, never the (b, n_test, n_targets) predictions.
     """
-    if per_target_alpha:
+    if chosen is None:
         predicted, actual = refitted_predictions(model, permutations, per_target_alpha=True)
         products = np.einsum("bit,bit->bt", standardised_columns(predicted), standardised_columns(actual))
         return batched_similarity(predicted, actual, distance), products if pearson else None
     train_rows, test_rows = _local_rows(model, permutations)
-    predictors = _permuted_predictors(model, train_rows)
+    predictors = _permuted_predictors(model, train_rows, chosen)
     training = model.targets[: model.train.size]
     if kernels is None:
         similarity = batched_similarity(predictors @ training, model.targets[model.train.size:][test_rows], distance)
@@ -282,10 +301,13 @@ def refit_permutation_null(
         # n_targets (n_train + n_test): the cheaper wins.
         kernels = _similarity_kernels(model, distance) if n_train < 2 * n_targets else None
         fold_model = pearson and number < len(folds)
-        per_permutation = m * (n_train + m) + n_train**2 + (m * n_targets if fold_model or kernels is None else 0)
+        # The alpha choice first, for all permutations: it reads every M_a once per batch.
+        chosen = None if per_target_alpha else _pooled_alpha_choice(model, _local_rows(model, permutations)[0])
+        per_permutation = m * (n_train + m) + (m * n_targets if fold_model or kernels is None else 0)
         for start, stop in resample_chunks(n_permutations, 2 * per_permutation):
             chunk = permutations[start:stop]
-            similarity, products = _refitted_chunk(model, chunk, distance=distance, per_target_alpha=per_target_alpha,
+            similarity, products = _refitted_chunk(model, chunk, distance=distance,
+                                                   chosen=None if chosen is None else chosen[start:stop],
                                                    kernels=kernels, pearson=fold_model)
             diagonal = np.diagonal(similarity, axis1=1, axis2=2)
             margin = diagonal[:, :, None] + diagonal[:, None, :] - similarity - np.swapaxes(similarity, 1, 2)

@@ -100,3 +100,4 @@ def test_refit_null_benchmark_cost_mode_times_a_fit_with_one_image_per_group(tmp
     cost = results["cost"]
     assert cost["ridge_seconds"] > 0 and cost["null_setup_seconds"] > 0 and cost["null_seconds_per_permutation"] > 0
     assert "per permutation" in report and "groups of 1" in report
+    assert cost["alpha_choice_same"] is True  # batching the alpha choice changes the cost, never the choice
