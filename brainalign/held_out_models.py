@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from brainalign.fold_pairs import standardise_by_training_folds
-from brainalign.ridge_groups import GroupBlocks, block_factors
+from brainalign.ridge_groups import GroupBlocks, block_inverses
 from brainalign.ridge_loo import EigenBasis, standardise_in_place, standardise_new_rows
 from brainalign.ridge_sessions import session_codes
 
@@ -158,13 +158,15 @@ def held_out_model(
             usable[index] = bool(np.all(denominators > 0))
             residuals = residual_map / np.where(denominators > 0, denominators, 1.0)[:, None]
         else:
-            weights = alpha * inverse if dual else inverse
-            eigenvalues, eigenvectors = block_factors(gathered, weights, dual, blocks, np)
-            usable[index] = bool(np.all(eigenvalues > 0))
-            safe = np.where(eigenvalues > 0, eigenvalues, 1.0)
-            block_inverses = (eigenvectors / safe[:, None, :]) @ np.swapaxes(eigenvectors, 1, 2) * blocks.pair_mask
+            # The fit's own test of interpolated groups (a batched Cholesky), so that the fit and
+            # its refits agree on which alphas may be chosen.
+            inverses = block_inverses(gathered, alpha * inverse if dual else inverse, dual, blocks, np)
+            usable[index] = inverses is not None
+            if inverses is None:
+                loo_forms[index] = 0.0
+                continue
             # Pads have zero rows and columns in the inverses: their rows of L vanish.
-            residuals = (block_inverses @ residual_map[blocks.index])[blocks.mask > 0]
+            residuals = (inverses @ residual_map[blocks.index])[blocks.mask > 0]
         loo_forms[index] = residuals.T @ residuals
     # Training then test rows, standardised with the training rows as the fitted models' are.
     rows = np.concatenate([train, test])

@@ -14,9 +14,9 @@ block of the group's rows. From the eigendecomposition ``U diag(s) U^T`` of the 
 ``I - X_g V diag(1 / (s + a)) V^T X_g^T - P_gg`` (primal form), where ``P`` is the hat matrix of
 the unpenalised intercepts: ``1/n`` everywhere for one intercept, ``1/n_s`` within session ``s``
 for one per session (the model that centring per session fits), so that leaving a group out
-refits the session means too. Each block (m x m, m the group
-size) is decomposed as ``W diag(lambda) W^T``, so that ``||e_g||^2 = sum_k (w_k^T r_g)^2 /
-lambda_k^2``: a batched eigendecomposition of tiny matrices per alpha, never a refit.
+refits the session means too. Each block (m x m, m the group size) is checked to be
+positive definite (a batched Cholesky: otherwise the model interpolates the group and its error
+is unbounded) and inverted (:func:`block_inverses`): tiny matrices per alpha, never a refit.
 
 Groups of unequal size are padded to the largest size: pad rows carry a zero residual and an
 identity block, so they add nothing. The functions take the array namespace ``xp`` (numpy or
@@ -100,8 +100,8 @@ class GroupBlocks:
         return GroupBlocks(*(convert(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-def block_factors(gathered_basis: Any, weights: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> tuple[Any, Any]:
-    """Eigendecomposition of every ``I - H_gg`` for one alpha.
+def block_inverses(gathered_basis: Any, weights: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> Any | None:
+    """``(I - H_gg)^-1`` of every group for one alpha, or None when a block is not positive definite.
 
     Parameters
     ----------
@@ -116,22 +116,22 @@ def block_factors(gathered_basis: Any, weights: Any, dual: bool, blocks: GroupBl
 
     Returns
     -------
-    eigenvalues : array of shape (n_groups, size)
-        Eigenvalues of ``I - H_gg`` (pads: 1). Any value <= 0 means the model interpolates a
-        group: its leave-group-out error is unbounded.
-    eigenvectors : array of shape (n_groups, size, size)
+    array of shape (n_groups, size, size), or None
+        The inverses, 0 at pads (rows and columns). None means the model interpolates a group (an unbounded leave-group-out error):
+    the one test of that, shared by the fit and :mod:`brainalign.held_out_models`, so that both
+    agree on which alphas may be chosen.
     """
-    return _decompose((gathered_basis * weights) @ gathered_basis.mT, dual, blocks, xp)
+    return _positive_definite_inverses((gathered_basis * weights) @ gathered_basis.mT, dual, blocks, xp)
 
 
-def _decompose(quadratic: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> tuple[Any, Any]:
-    """:func:`block_factors` from ``quadratic = B_g diag(weights) B_g^T`` (n_groups, size, size)."""
+def _padded_blocks(quadratic: Any, dual: bool, blocks: GroupBlocks) -> Any:
+    """``I - H_gg`` (identity at pads) from ``quadratic = B_g diag(weights) B_g^T`` (n_groups, size, size)."""
     quadratic = quadratic * blocks.pair_mask
     if dual:
         block = quadratic - blocks.intercept
     else:
         block = blocks.member_identity - quadratic - blocks.intercept
-    return xp.linalg.eigh(block + blocks.pad_identity)
+    return block + blocks.pad_identity
 
 
 def pooled_dual_squared_errors(
@@ -161,35 +161,35 @@ def pooled_dual_squared_errors(
     interpolated: unbounded error)
     """
     scaled = gathered_basis * shrinkage
-    inverses = _positive_definite_inverses(scaled @ gathered_basis.mT, blocks, xp)
+    inverses = _positive_definite_inverses(scaled @ gathered_basis.mT, True, blocks, xp)
     if inverses is None:
         return None
     # The residuals of group g are B_g^-1 U_g F R (B_g = I - H_gg, G = R R^T), so the total is
     # <G, sum_g (B_g^-1 U_g F)^T (B_g^-1 U_g F)>: one symmetric product (n_train n^2 / 2)
     # instead of U F G (n_train n^2). Pads have zero rows and columns in the inverses.
     n = scaled.shape[-1]
-    residual_rows = ((inverses * blocks.pair_mask) @ scaled).reshape(-1, n)
+    residual_rows = (inverses @ scaled).reshape(-1, n)
     return _frobenius_product(residual_rows.mT @ residual_rows, factor, xp)
 
 
-def _positive_definite_inverses(quadratic: Any, blocks: GroupBlocks, xp: Any) -> Any | None:
-    """Inverses of every ``I - H_gg`` (dual form), or None when one is not positive definite.
+def _positive_definite_inverses(quadratic: Any, dual: bool, blocks: GroupBlocks, xp: Any) -> Any | None:
+    """:func:`block_inverses` from ``quadratic = B_g diag(weights) B_g^T`` (n_groups, size, size).
 
-    The pooled error needs no eigenvectors, only the inverses and the check that no group is
-    interpolated; a batched Cholesky is that check at a tenth of the cost of a batched
-    ``eigh`` of the (size x size) blocks.
+    Only the inverses and the check that no group is interpolated are needed, no eigenvectors:
+    a batched Cholesky is that check at a tenth of the cost of a batched ``eigh`` of the
+    (size x size) blocks.
     """
-    block = quadratic * blocks.pair_mask - blocks.intercept + blocks.pad_identity
+    block = _padded_blocks(quadratic, dual, blocks)
     if xp is np:
         try:
             np.linalg.cholesky(block)
         except np.linalg.LinAlgError:
             return None
-        return np.linalg.inv(block)
+        return np.linalg.inv(block) * blocks.pair_mask
     _, info = xp.linalg.cholesky_ex(block)
     if bool((info != 0).any()):
         return None
-    return xp.linalg.inv(block)
+    return xp.linalg.inv(block) * blocks.pair_mask
 
 
 def _frobenius_product(left: Any, right: Any, xp: Any) -> Any:
@@ -199,22 +199,19 @@ def _frobenius_product(left: Any, right: Any, xp: Any) -> Any:
     return xp.dot(left.reshape(-1), right.reshape(-1))
 
 
-def squared_errors_per_target(
-    numerators: Any, eigenvalues: Any, eigenvectors: Any, blocks: GroupBlocks, xp: Any
-) -> Any:
+def squared_errors_per_target(numerators: Any, inverses: Any, blocks: GroupBlocks, xp: Any) -> Any:
     """Sum over training rows of the squared leave-group-out residuals, per target.
 
     Parameters
     ----------
     numerators : array of shape (n_train, n_targets)
         ``y - H y`` for a block of targets.
-    eigenvalues, eigenvectors
-        From :func:`block_factors`.
+    inverses : array of shape (n_groups, size, size)
+        From :func:`block_inverses` (0 at pads).
 
     Returns
     -------
     array of shape (n_targets,)
     """
-    grouped = numerators[blocks.index] * blocks.mask[:, :, None]
-    rotated = eigenvectors.mT @ grouped
-    return xp.einsum("gkt,gk->t", rotated * rotated, 1.0 / eigenvalues**2)
+    residuals = inverses @ numerators[blocks.index]
+    return (residuals * residuals).sum(axis=(0, 1))

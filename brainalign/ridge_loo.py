@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from brainalign.ridge_groups import GroupBlocks, block_factors, pooled_dual_squared_errors, squared_errors_per_target
+from brainalign.ridge_groups import GroupBlocks, block_inverses, pooled_dual_squared_errors, squared_errors_per_target
 from brainalign.ridge_sessions import session_means, subtract_session_means
 
 
@@ -101,16 +101,17 @@ class EigenBasis:
             return (new_inputs @ self.training_inputs.T) @ self.basis
         return new_inputs @ self.feature_eigenvectors
 
-    def group_factors(
+    def group_inverses(
         self, alpha: float, gathered: NDArray[np.float64], blocks: GroupBlocks
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Eigenvalues (n_groups, size) and eigenvectors of every block ``I - H_gg``.
+    ) -> NDArray[np.float64] | None:
+        """``(I - H_gg)^-1`` of every group (n_groups, size, size), or None when the model
+        interpolates a group (:func:`brainalign.ridge_groups.block_inverses`).
 
-        ``gathered`` is ``basis[blocks.index]`` (:func:`brainalign.ridge_groups.block_factors`).
+        ``gathered`` is ``basis[blocks.index]``.
         """
         dual = self.form == "dual"
         weights = alpha / (self.eigenvalues + alpha) if dual else 1.0 / (self.eigenvalues + alpha)
-        return block_factors(gathered, weights, dual, blocks, np)
+        return block_inverses(gathered, weights, dual, blocks, np)
 
     def loo_residual_denominators(self, alpha: float) -> NDArray[np.float64]:
         """``1 - diag(H)`` of the model with unpenalised intercept(s), shape (n_train,).
@@ -165,14 +166,14 @@ def loo_mean_squared_errors(
     gathered = None if blocks is None else basis.basis[blocks.index]
     for index, alpha in enumerate(alphas):
         if blocks is not None:
-            eigenvalues, eigenvectors = basis.group_factors(alpha, gathered, blocks)
-            if np.any(eigenvalues <= 0):
+            inverses = basis.group_inverses(alpha, gathered, blocks)
+            if inverses is None:
                 errors[index] = np.inf
                 continue
             for start in range(0, n_targets, chunk_size):
                 block = slice(start, start + chunk_size)
                 numerators = basis.loo_residuals(alpha, projected[:, block], centred_targets[:, block])
-                errors[index, block] = squared_errors_per_target(numerators, eigenvalues, eigenvectors, blocks, np)
+                errors[index, block] = squared_errors_per_target(numerators, inverses, blocks, np)
             errors[index] /= n_train
             continue
         denominators = basis.loo_residual_denominators(alpha)
@@ -262,8 +263,8 @@ def pooled_loo_mean_squared_errors_dual(
             errors[index] = np.inf if total is None else total / (n_train * n_targets)
             continue
         if blocks is not None:
-            eigenvalues, block_vectors = basis.group_factors(alphas[index], gathered, blocks)
-            if np.any(eigenvalues <= 0):
+            inverses = basis.group_inverses(alphas[index], gathered, blocks)
+            if inverses is None:
                 errors[index] = np.inf
                 continue
         elif np.any(denominators[index] <= 0):
@@ -273,7 +274,7 @@ def pooled_loo_mean_squared_errors_dual(
             # Numerators U F R; their squared row norms are the per-sample sums.
             np.matmul(eigenvectors, shrinkage[index][:, None] * factor, out=product)
             if blocks is not None:
-                total = squared_errors_per_target(product, eigenvalues, block_vectors, blocks, np).sum()
+                total = squared_errors_per_target(product, inverses, blocks, np).sum()
                 errors[index] = total / (n_train * n_targets)
                 continue
             squared_numerators = np.einsum("ij,ij->i", product, product)

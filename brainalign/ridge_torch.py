@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from brainalign.errors import ConfigError
 from brainalign.ridge_checks import DEVICES
-from brainalign.ridge_groups import GroupBlocks, block_factors, pooled_dual_squared_errors, squared_errors_per_target
+from brainalign.ridge_groups import GroupBlocks, block_inverses, pooled_dual_squared_errors, squared_errors_per_target
 
 
 def resolve_device(device: str) -> torch.device:
@@ -92,13 +92,12 @@ def _standardise(
     return rows, mean, scale
 
 
-def _group_factors(
+def _group_inverses(
     gathered: torch.Tensor, eigenvalues: torch.Tensor, alpha: torch.Tensor, dual: bool, blocks: GroupBlocks
-) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Eigendecomposition of every block ``I - H_gg`` for one alpha, and whether one is singular."""
+) -> torch.Tensor | None:
+    """``(I - H_gg)^-1`` of every group for one alpha, or None when the model interpolates a group."""
     weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
-    values, vectors = block_factors(gathered, weights, dual, blocks, torch)
-    return values, vectors, bool((values <= 0).any())
+    return block_inverses(gathered, weights, dual, blocks, torch)
 
 
 def _pooled_loo_errors_dual(
@@ -145,8 +144,8 @@ def _pooled_loo_errors_dual(
             errors[index] = np.inf if total is None else float(total) / (n_train * n_targets)
             continue
         if blocks is not None:
-            values, vectors, singular = _group_factors(gathered, eigenvalues, alphas[index], True, blocks)
-            if singular:
+            inverses = _group_inverses(gathered, eigenvalues, alphas[index], True, blocks)
+            if inverses is None:
                 errors[index] = np.inf
                 continue
         elif degenerate[index]:
@@ -155,7 +154,7 @@ def _pooled_loo_errors_dual(
         if n_targets < n_train:
             product = eigenvectors @ (shrinkage[index][:, None] * factor)
             if blocks is not None:
-                total = squared_errors_per_target(product, values, vectors, blocks, torch).sum()
+                total = squared_errors_per_target(product, inverses, blocks, torch).sum()
                 errors[index] = float(total) / (n_train * n_targets)
                 continue
             squared = (product * product).sum(dim=1)
@@ -191,8 +190,8 @@ def _loo_errors(
     for index in range(alphas.shape[0]):
         alpha = alphas[index]
         if blocks is not None:
-            values, vectors, singular = _group_factors(gathered, eigenvalues, alpha, dual, blocks)
-            if singular:
+            inverses = _group_inverses(gathered, eigenvalues, alpha, dual, blocks)
+            if inverses is None:
                 errors[index] = np.inf
                 continue
             weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
@@ -200,7 +199,7 @@ def _loo_errors(
                 block = slice(start, start + chunk_size)
                 fitted_part = basis @ (weights[:, None] * projected[:, block])
                 numerators = fitted_part if dual else targets[:, block] - fitted_part
-                squared = squared_errors_per_target(numerators, values, vectors, blocks, torch)
+                squared = squared_errors_per_target(numerators, inverses, blocks, torch)
                 errors[index, block] = (squared / n_train).cpu().numpy()
             continue
         if dual:
