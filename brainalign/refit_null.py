@@ -160,7 +160,8 @@ def _permuted_predictors(
 
 
 def _refitted_chunk(
-    model: HeldOutModel, permutations: NDArray[np.intp], *, distance: str, chosen: NDArray[np.intp] | None,
+    model: HeldOutModel, permutations: NDArray[np.intp], *, rows: tuple[NDArray[np.intp], NDArray[np.intp]],
+    distance: str, chosen: NDArray[np.intp] | None,
     kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None, pearson: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """Similarities (b, n_test, n_test) of the refitted predictions to the permuted targets, and
@@ -168,8 +169,8 @@ def _refitted_chunk(
     standardised over the model's test rows (divided by n and averaged over columns, summed over
     the outer folds: the within-fold r).
 
-    ``chosen`` (b,) is the alpha of each permutation (:func:`_pooled_alpha_choice`), or None
-    with one alpha per target.
+    ``rows`` are the permutations' :func:`_local_rows`; ``chosen`` (b,) is the alpha of each
+    permutation (:func:`_pooled_alpha_choice`), or None with one alpha per target.
 
     With ``kernels`` (:func:`_similarity_kernels`) the similarities need only n_train-sized
     products, never the (b, n_test, n_targets) predictions.
@@ -178,7 +179,7 @@ def _refitted_chunk(
         predicted, actual = refitted_predictions(model, permutations, per_target_alpha=True)
         products = np.einsum("bit,bit->bt", standardised_columns(predicted), standardised_columns(actual))
         return batched_similarity(predicted, actual, distance), products if pearson else None
-    train_rows, test_rows = _local_rows(model, permutations)
+    train_rows, test_rows = rows
     predictors = _permuted_predictors(model, train_rows, chosen)
     training = model.targets[: model.train.size]
     if kernels is None:
@@ -301,12 +302,14 @@ def refit_permutation_null(
         # n_targets (n_train + n_test): the cheaper wins.
         kernels = _similarity_kernels(model, distance) if n_train < 2 * n_targets else None
         fold_model = pearson and number < len(folds)
+        train_rows, test_rows = _local_rows(model, permutations)
         # The alpha choice first, for all permutations: it reads every M_a once per batch.
-        chosen = None if per_target_alpha else _pooled_alpha_choice(model, _local_rows(model, permutations)[0])
+        chosen = None if per_target_alpha else _pooled_alpha_choice(model, train_rows)
         per_permutation = m * (n_train + m) + (m * n_targets if fold_model or kernels is None else 0)
         for start, stop in resample_chunks(n_permutations, 2 * per_permutation):
             chunk = permutations[start:stop]
-            similarity, products = _refitted_chunk(model, chunk, distance=distance,
+            similarity, products = _refitted_chunk(model, chunk, rows=(train_rows[start:stop], test_rows[start:stop]),
+                                                   distance=distance,
                                                    chosen=None if chosen is None else chosen[start:stop],
                                                    kernels=kernels, pearson=fold_model)
             diagonal = np.diagonal(similarity, axis1=1, axis2=2)
