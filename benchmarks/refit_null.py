@@ -17,7 +17,11 @@ for decoding and encoding, and checks that both choose the same alphas.
 (every model's linear maps) and its cost per permutation, for one direction, on a synthetic
 problem of ``--stimuli`` rows in groups of ``--group-size`` (1: one image per group, as
 BOLD5000 with ``cv_groups: image``) spread over ``--sessions`` sessions: the numbers behind the
-cost of ``paper.yaml`` in ``docs/performance.md``.
+cost of ``paper.yaml`` in ``docs/performance.md``. It also times, in the same run, the null with
+the 10 pair models computing their whole similarity matrices (the baseline) against only the
+blocks across their two folds, the only pairs they decide, and checks that both give the same null;
+and one pair model's similarities four ways (from the target kernels or from the predictions, whole
+matrix or blocks across folds): the numbers behind the kernel-form threshold of the null.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -36,9 +41,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ridge_2v2 import make_problem  # noqa: E402
 
 from brainalign.fold_pairs import design_splits, fold_strata  # noqa: E402
+from brainalign import refit_null as refit_null_module  # noqa: E402
 from brainalign.held_out_models import held_out_model  # noqa: E402
 from brainalign.io import write_report_files  # noqa: E402
-from brainalign.refit_null import _local_rows, _pooled_alpha_choice, refit_permutation_null  # noqa: E402
+from brainalign.refit_null import (  # noqa: E402
+    _cross_split,
+    _kernel_similarity,
+    _local_rows,
+    _permuted_predictors,
+    _pooled_alpha_choice,
+    _similarity_kernels,
+    _similarity_parts,
+    refit_permutation_null,
+)
 from brainalign.resampling import group_layout, group_permutations, pair_mask  # noqa: E402
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds  # noqa: E402
 
@@ -57,6 +72,32 @@ def time_alpha_choice(models, permutations, repeats: int) -> dict:
     same = all(np.array_equal(a, b) for a, b in zip(chosen["blocks"], chosen["entries"]))
     blocks, entries = statistics.median(times["blocks"]), statistics.median(times["entries"])
     return {"blocks_seconds": blocks, "entries_seconds": entries, "speedup": entries / blocks, "same_alphas": same}
+
+
+def time_pair_similarity(X, Y, alphas, folds, groups, sessions, permutations, repeats: int = 3) -> dict:
+    """Milliseconds per permutation of the first pair model's similarities, four ways in the same run:
+    from the target kernels or directly from the predictions, whole matrix or the blocks across folds."""
+    split, decides = design_splits(folds, len(Y))[len(folds)]
+    model = held_out_model(X, Y, alphas, split, groups=groups, sessions=sessions)
+    train_rows, test_rows = _local_rows(model, permutations)
+    boundary = _cross_split(decides, test_rows)
+    predictors = _permuted_predictors(model, train_rows, _pooled_alpha_choice(model, train_rows))
+    training, held_out = model.targets[: model.train.size], model.targets[model.train.size:][test_rows]
+    kernels = _similarity_kernels(model, "correlation")
+    ways = {
+        "kernel_whole": lambda: _kernel_similarity(predictors, test_rows, kernels, "correlation"),
+        "kernel_across": lambda: _kernel_similarity(predictors, test_rows, kernels, "correlation", boundary),
+        "direct_whole": lambda: _similarity_parts(predictors @ training, held_out, "correlation", None),
+        "direct_across": lambda: _similarity_parts(predictors @ training, held_out, "correlation", boundary),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            way()
+            times[name].append(1e3 * (time.perf_counter() - start) / len(permutations))
+    return {"n_train": int(model.train.size), "n_test": int(test_rows.shape[1]),
+            **{f"{name}_ms": statistics.median(values) for name, values in times.items()}}
 
 
 def grouped_problem(n_stimuli: int, group_size: int, n_sessions: int, n_voxels: int, n_dims: int, seed: int):
@@ -94,8 +135,13 @@ def time_cost(args) -> tuple[dict, str]:
         null(permutations[:0])
         setup = time.perf_counter() - start
         start = time.perf_counter()
-        null(permutations)
+        across = null(permutations)
         per_permutation = max(time.perf_counter() - start - setup, 0.0) / args.permutations
+        # Baseline: every model computes its whole similarity matrix.
+        with mock.patch.object(refit_null_module, "_cross_split", lambda decides, test_rows: None):
+            start = time.perf_counter()
+            whole = null(permutations)
+            whole_per_permutation = max(time.perf_counter() - start - setup, 0.0) / args.permutations
         # The alpha choice of the first fold model, all timed permutations in one batch against
         # one permutation at a time (each call then reads every LOO form once per permutation).
         model = held_out_model(X, Y, alphas, folds[0], groups=groups, sessions=sessions)
@@ -107,10 +153,15 @@ def time_cost(args) -> tuple[dict, str]:
         start = time.perf_counter()
         single = np.concatenate([_pooled_alpha_choice(model, rows[b : b + 1]) for b in range(len(rows))])
         single_seconds = (time.perf_counter() - start) / args.permutations
+        pair = time_pair_similarity(X, Y, alphas, folds, groups, sessions, permutations)
     entry = {"ridge_seconds": ridge, "null_setup_seconds": setup, "null_seconds_per_permutation": per_permutation,
              "hours_for_1000_permutations": (setup + 1000 * per_permutation) / 3600,
              "alpha_choice_batched_seconds": batched_seconds, "alpha_choice_single_seconds": single_seconds,
-             "alpha_choice_same": bool(np.array_equal(batched, single))}
+             "alpha_choice_same": bool(np.array_equal(batched, single)),
+             "null_whole_matrices_seconds_per_permutation": whole_per_permutation,
+             "pair_blocks_speedup": whole_per_permutation / per_permutation if per_permutation else float("nan"),
+             "pair_blocks_same_null": bool(np.array_equal(across.two_vs_two["all"], whole.two_vs_two["all"])),
+             "pair_model_similarity": pair}
     report = (
         f"{args.direction}, {args.stimuli} stimuli in groups of {args.group_size}, {args.sessions} sessions, "
         f"{args.voxels} voxels, {args.dims} dims, 5 folds, 10 alphas, 1 BLAS thread: ridge {ridge:.1f} s; "
@@ -119,7 +170,13 @@ def time_cost(args) -> tuple[dict, str]:
         f"{entry['hours_for_1000_permutations']:.2f} h. Alpha choice of one fold model "
         f"({model.train.size} training rows): {1e3 * batched_seconds:.1f} ms per permutation with the "
         f"{args.permutations} permutations in one batch, {1e3 * single_seconds:.1f} ms one at a time "
-        f"(same alphas: {'yes' if entry['alpha_choice_same'] else 'NO'})"
+        f"(same alphas: {'yes' if entry['alpha_choice_same'] else 'NO'}). With the pair models' whole "
+        f"similarity matrices (baseline): {whole_per_permutation:.2f} s per permutation, so the blocks across "
+        f"folds are {entry['pair_blocks_speedup']:.2f}x faster (same null: "
+        f"{'yes' if entry['pair_blocks_same_null'] else 'NO'}). One pair model's similarities "
+        f"({pair['n_train']} training rows, {pair['n_test']} test rows, {Y.shape[1]} targets), ms per permutation: "
+        f"from target kernels {pair['kernel_whole_ms']:.1f} (whole matrix) and {pair['kernel_across_ms']:.1f} "
+        f"(blocks across folds), from the predictions {pair['direct_whole_ms']:.1f} and {pair['direct_across_ms']:.1f}"
     )
     return entry, report
 

@@ -139,6 +139,50 @@ def batched_similarity(predicted: NDArray[np.float64], actual: NDArray[np.float6
     return _unit_rows_of(predicted, centre) @ np.swapaxes(_unit_rows_of(actual, centre), -1, -2)
 
 
+def split_similarity(
+    predicted: NDArray[np.float64], actual: NDArray[np.float64], distance: str, split: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The entries of :func:`batched_similarity` that decide the 2v2 pairs across a split of the
+    rows, by the same formulas, without the blocks within each side.
+
+    Parameters
+    ----------
+    predicted, actual : ndarray of shape (..., n_stimuli, n_dims)
+    distance : {"correlation", "cosine", "euclidean"}
+    split : int
+        The rows ``[:split]`` form one side, ``[split:]`` the other.
+
+    Returns
+    -------
+    diagonal : ndarray of shape (..., n_stimuli)
+        ``S[..., i, i]``.
+    forward, backward : ndarrays of shape (..., split, n_stimuli - split) and (..., n_stimuli - split, split)
+        ``S[..., :split, split:]`` and ``S[..., split:, :split]``.
+    """
+    first, second = slice(0, split), slice(split, None)
+    if distance == "euclidean":
+        predicted_squared = np.einsum("...ij,...ij->...i", predicted, predicted)
+        actual_squared = np.einsum("...ij,...ij->...i", actual, actual)
+
+        def from_squares(squared: NDArray[np.float64]) -> NDArray[np.float64]:
+            return -np.sqrt(np.maximum(squared, 0.0))
+
+        diagonal = from_squares(predicted_squared + actual_squared - 2.0 * np.einsum("...ij,...ij->...i", predicted, actual))
+        forward, backward = (
+            from_squares(predicted_squared[..., rows, None] + actual_squared[..., None, columns]
+                         - 2.0 * (predicted[..., rows, :] @ np.swapaxes(actual[..., columns, :], -1, -2)))
+            for rows, columns in ((first, second), (second, first))
+        )
+        return diagonal, forward, backward
+    centre = distance == "correlation"
+    predicted, actual = _unit_rows_of(predicted, centre), _unit_rows_of(actual, centre)
+    return (
+        np.einsum("...ij,...ij->...i", predicted, actual),
+        predicted[..., first, :] @ np.swapaxes(actual[..., second, :], -1, -2),
+        predicted[..., second, :] @ np.swapaxes(actual[..., first, :], -1, -2),
+    )
+
+
 def two_vs_two_pair_matrix(
     predicted: ArrayLike,
     actual: ArrayLike,

@@ -15,7 +15,8 @@ themselves: the training means, standard deviations and session means of the tar
 unchanged. Each model of the design is then a set of fixed linear maps of its standardised
 targets, one per alpha (:mod:`brainalign.held_out_models`), so a permutation costs gathers and
 matrix products, never an eigendecomposition. The pooled alpha choice needs only
-``Z_train Z_train^T`` permuted; the similarities, only n_train-sized kernels of the targets.
+``Z_train Z_train^T`` permuted; the similarities, only n_train-sized kernels of the targets
+(and a model trained without two folds, only those across its folds: the pairs it decides).
 :func:`refit_permutation_null` returns the null distributions of the 2v2 accuracy (every pair
 decided by the model that held both stimuli out, :mod:`brainalign.fold_pairs`) and of the
 encoding's mean Pearson r. The identity permutation reproduces the observed scores, and every
@@ -32,12 +33,18 @@ from numpy.typing import NDArray
 
 from brainalign.fold_pairs import design_splits, standardised_columns
 from brainalign.held_out_models import HeldOutModel, Split, held_out_model
-from brainalign.metrics import batched_similarity
+from brainalign.metrics import batched_similarity, split_similarity
 from brainalign.ridge_groups import GroupBlocks
 from brainalign.stats import resample_chunks
 
 _ALPHA_CHOICE_BATCH = 64
 """Permutations whose alpha choice shares one read of every model's LOO forms."""
+
+SimilarityParts = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""The similarities a model's 2v2 outcomes need, per permutation: of every test row to its own
+target (b, m), of the rows R to the targets C (b, r, c), and of C to R (b, c, r). R and C are all
+the test rows for a fold model; for a pair model, which decides only the pairs across its two
+folds, they are the two folds, and the similarities within a fold are never computed."""
 
 
 def _local_rows(model: HeldOutModel, permutations: NDArray[np.intp]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -163,8 +170,10 @@ def _refitted_chunk(
     model: HeldOutModel, permutations: NDArray[np.intp], *, rows: tuple[NDArray[np.intp], NDArray[np.intp]],
     distance: str, chosen: NDArray[np.intp] | None,
     kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None, pearson: bool,
-) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-    """Similarities (b, n_test, n_test) of the refitted predictions to the permuted targets, and
+    split: int | None = None,
+) -> tuple[SimilarityParts, NDArray[np.float64] | None]:
+    """The :data:`SimilarityParts` of the refitted predictions and the permuted targets (the two
+    folds split at test row ``split``, or all test rows against all with None), and
     with ``pearson`` the within-fold products ``sum_i p~_it y~_it`` (b, n_targets) of columns
     standardised over the model's test rows (divided by n and averaged over columns, summed over
     the outer folds: the within-fold r).
@@ -178,14 +187,15 @@ def _refitted_chunk(
     if chosen is None:
         predicted, actual = refitted_predictions(model, permutations, per_target_alpha=True)
         products = np.einsum("bit,bit->bt", standardised_columns(predicted), standardised_columns(actual))
-        return batched_similarity(predicted, actual, distance), products if pearson else None
+        return _similarity_parts(predicted, actual, distance, split), products if pearson else None
     train_rows, test_rows = rows
     predictors = _permuted_predictors(model, train_rows, chosen)
     training = model.targets[: model.train.size]
     if kernels is None:
-        similarity = batched_similarity(predictors @ training, model.targets[model.train.size:][test_rows], distance)
+        similarity = _similarity_parts(predictors @ training, model.targets[model.train.size:][test_rows], distance,
+                                       split)
     else:
-        similarity = _kernel_similarity(predictors, test_rows, kernels, distance)
+        similarity = _kernel_similarity(predictors, test_rows, kernels, distance, split)
     if not pearson:
         return similarity, None
     # Pair prediction a with target test_rows[a] by reordering the predictor rows instead of
@@ -200,24 +210,67 @@ def _refitted_chunk(
     return similarity, products
 
 
+def _similarity_parts(
+    predicted: NDArray[np.float64], actual: NDArray[np.float64], distance: str, split: int | None
+) -> SimilarityParts:
+    """:data:`SimilarityParts` of predictions and their targets (b, m, t), row i predicting target i."""
+    if split is None:
+        similarity = batched_similarity(predicted, actual, distance)
+        return np.diagonal(similarity, axis1=1, axis2=2), similarity, similarity
+    return split_similarity(predicted, actual, distance, split)
+
+
 def _kernel_similarity(
     predictors: NDArray[np.float64], test_rows: NDArray[np.intp],
     kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]], distance: str,
-) -> NDArray[np.float64]:
-    """:func:`brainalign.metrics.batched_similarity` of ``predictors @ Z_train`` and the permuted
-    test targets, from the products of :func:`_similarity_kernels`."""
+    split: int | None = None,
+) -> SimilarityParts:
+    """:func:`_similarity_parts` of ``predictors @ Z_train`` and the permuted test targets, from the
+    products of :func:`_similarity_kernels`."""
     cross, gram, target_norms = kernels
     b, m, n_train = predictors.shape
     flat = predictors.reshape(b * m, n_train)
-    inner = (flat @ cross).reshape(b, m, m)  # <p_a, y_j> for the unpermuted test rows j
     squared = np.einsum("ik,ik->i", flat @ gram, flat).reshape(b, m)
+
+    def block(rows: slice, columns: slice) -> NDArray[np.float64]:
+        """Similarities of the predictions of ``rows`` to the permuted targets of ``columns`` (b, r, c)."""
+        if rows == slice(0, m):
+            inner = (flat @ cross[:, columns]).reshape(b, m, -1)  # <p_a, y_j> for the unpermuted test rows j
+        else:
+            inner = predictors[:, rows] @ cross[:, columns]
+        similarity = _similarity_from_products(inner, squared[:, rows, None], target_norms[columns], distance)
+        # Row a's own (permuted) target is test row test_rows[a], among ``columns``: permute the columns.
+        return np.take_along_axis(similarity, test_rows[:, None, columns] - columns.start, axis=2)
+
+    if split is None:
+        similarity = block(slice(0, m), slice(0, m))
+        return np.diagonal(similarity, axis1=1, axis2=2), similarity, similarity
+    own = np.einsum("bak,kba->ba", predictors, cross[:, test_rows])
+    diagonal = _similarity_from_products(own, squared, target_norms[test_rows], distance)
+    return diagonal, block(slice(0, split), slice(split, m)), block(slice(split, m), slice(0, split))
+
+
+def _similarity_from_products(
+    inner: NDArray[np.float64], squared: NDArray[np.float64], target_norms: NDArray[np.float64], distance: str
+) -> NDArray[np.float64]:
+    """Similarities from the products ``<p, y>``, the predictions' squared norms and the targets' norms
+    (broadcast together), by the formulas of :func:`brainalign.metrics.batched_similarity`."""
     if distance == "euclidean":
-        similarity = -np.sqrt(np.maximum(squared[:, :, None] + target_norms**2 - 2.0 * inner, 0.0))
-    else:
-        norms = np.sqrt(np.maximum(squared, 0.0))[:, :, None] * target_norms
-        similarity = inner / np.where(norms > 0, norms, 1.0)
-    # Row a's own (permuted) target is test row test_rows[a]: permute the columns.
-    return np.take_along_axis(similarity, test_rows[:, None, :], axis=2)
+        return -np.sqrt(np.maximum(squared + target_norms**2 - 2.0 * inner, 0.0))
+    norms = np.sqrt(np.maximum(squared, 0.0)) * target_norms
+    return inner / np.where(norms > 0, norms, 1.0)
+
+
+def _cross_split(decides: NDArray[np.bool_], test_rows: NDArray[np.intp]) -> int | None:
+    """The test row at which a pair model's rows pass from its first fold to its second, when it
+    decides exactly the pairs across them and no permutation (``test_rows``, (b, m)) moves a row
+    to the other fold; None otherwise (then every similarity is computed)."""
+    m = decides.shape[0]
+    split = m - int(np.count_nonzero(decides[0]))
+    first = np.arange(m) < split
+    if not 0 < split < m or not np.array_equal(decides, first[:, None] != first[None, :]):
+        return None
+    return split if np.array_equal(test_rows < split, np.broadcast_to(first, test_rows.shape)) else None
 
 
 def _similarity_kernels(
@@ -298,23 +351,32 @@ def refit_permutation_null(
         rows = model.test
         pairs = {name: np.triu(decides & mask[np.ix_(rows, rows)], k=1) for name, mask in masks.items()}
         n_train, m = model.train.size, rows.size
-        # The kernel form costs n_train (n_train + n_test) per test row, the direct one about
-        # n_targets (n_train + n_test): the cheaper wins.
-        kernels = _similarity_kernels(model, distance) if n_train < 2 * n_targets else None
+        # The kernel form costs about n_train (n_train + n_test) per test row, the direct one
+        # n_targets (n_train + n_test) plus the predictions' normalisation: they break even near
+        # n_train = 1.1-1.25 n_targets (fold, pair models; benchmarks/README.md), beyond which
+        # the kernel form is up to 1.7 times slower at BOLD5000 sizes.
+        kernels = _similarity_kernels(model, distance) if n_train < 1.2 * n_targets else None
         fold_model = pearson and number < len(folds)
         train_rows, test_rows = _local_rows(model, permutations)
+        boundary = _cross_split(decides, test_rows)
+        across = (slice(None), slice(None)) if boundary is None else (slice(0, boundary), slice(boundary, m))
+        pairs = {name: decided[across] for name, decided in pairs.items()}
         # The alpha choice first, for all permutations: it reads every M_a once per batch.
         chosen = None if per_target_alpha else _pooled_alpha_choice(model, train_rows)
         per_permutation = m * (n_train + m) + (m * n_targets if fold_model or kernels is None else 0)
         for start, stop in resample_chunks(n_permutations, 2 * per_permutation):
             chunk = permutations[start:stop]
-            similarity, products = _refitted_chunk(model, chunk, rows=(train_rows[start:stop], test_rows[start:stop]),
-                                                   distance=distance,
-                                                   chosen=None if chosen is None else chosen[start:stop],
-                                                   kernels=kernels, pearson=fold_model)
-            diagonal = np.diagonal(similarity, axis1=1, axis2=2)
-            margin = diagonal[:, :, None] + diagonal[:, None, :] - similarity - np.swapaxes(similarity, 1, 2)
-            tolerance = 1e-10 * np.max(np.abs(similarity), axis=(1, 2))
+            (diagonal, forward, backward), products = _refitted_chunk(
+                model, chunk, rows=(train_rows[start:stop], test_rows[start:stop]), distance=distance,
+                chosen=None if chosen is None else chosen[start:stop], kernels=kernels, pearson=fold_model,
+                split=boundary)
+            margin = (diagonal[:, across[0], None] + diagonal[:, None, across[1]]
+                      - forward - np.swapaxes(backward, 1, 2))
+            # 1e-10 of the largest similarity computed (the whole matrix's for a fold model).
+            largest = np.max(np.abs(diagonal), axis=1)
+            for part in (forward, backward):
+                largest = np.maximum(largest, np.max(np.abs(part), axis=(1, 2)))
+            tolerance = 1e-10 * largest
             hits = margin > tolerance[:, None, None]
             for name, decided in pairs.items():
                 correct[name][start:stop] += np.count_nonzero(hits & decided, axis=(1, 2))

@@ -101,3 +101,8 @@ def test_refit_null_benchmark_cost_mode_times_a_fit_with_one_image_per_group(tmp
     assert cost["ridge_seconds"] > 0 and cost["null_setup_seconds"] > 0 and cost["null_seconds_per_permutation"] > 0
     assert "per permutation" in report and "groups of 1" in report
     assert cost["alpha_choice_same"] is True  # batching the alpha choice changes the cost, never the choice
+    assert cost["pair_blocks_same_null"] is True  # the pair models' blocks across folds give the same null
+    assert cost["null_whole_matrices_seconds_per_permutation"] > 0 and "blocks across folds" in report
+    pair = cost["pair_model_similarity"]
+    assert pair["n_test"] > 0 and all(pair[f"{way}_ms"] > 0 for way in ("kernel_whole", "kernel_across",
+                                                                         "direct_whole", "direct_across"))

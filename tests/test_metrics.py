@@ -9,7 +9,15 @@ import pytest
 from scipy import stats
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.metrics import DISTANCES, pearson_per_column, similarity_matrix, two_vs_two, two_vs_two_pair_matrix
+from brainalign.metrics import (
+    DISTANCES,
+    batched_similarity,
+    pearson_per_column,
+    similarity_matrix,
+    split_similarity,
+    two_vs_two,
+    two_vs_two_pair_matrix,
+)
 
 
 def _similarity(a: np.ndarray, b: np.ndarray, distance: str) -> float:
@@ -63,6 +71,19 @@ def test_similarity_matrix_entries():
         similarity = similarity_matrix(predicted, actual, distance)
         expected = [[_similarity(p, a, distance) for a in actual] for p in predicted]
         np.testing.assert_allclose(similarity, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_split_similarity_is_the_diagonal_and_the_blocks_across_of_the_batched_similarity(distance):
+    rng = np.random.default_rng(5)
+    predicted, actual = rng.standard_normal((3, 7, 4)), rng.standard_normal((3, 7, 4))
+    predicted[1, 2] = 0.0  # a zero row has similarity 0 (cosine, correlation), as in batched_similarity
+    whole = batched_similarity(predicted, actual, distance)
+    diagonal, forward, backward = split_similarity(predicted, actual, distance, 3)
+    np.testing.assert_allclose(diagonal, np.diagonal(whole, axis1=1, axis2=2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forward, whole[:, :3, 3:], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(backward, whole[:, 3:, :3], rtol=1e-12, atol=1e-12)
+    assert forward[0, 1, 2] == pytest.approx(_similarity(predicted[0, 1], actual[0, 5], distance), abs=1e-12)
 
 
 @pytest.mark.parametrize("distance", DISTANCES)

@@ -34,10 +34,13 @@ def _scores(X, Y, folds, *, groups, sessions, per_target_alpha, distance, masks)
     return two_vs_two, float(r.mean())
 
 
-# (input dims, target dims, distance, two sessions, per-target alpha): dual and primal forms.
+# (input dims, target dims, distance, two sessions, per-target alpha): dual and primal forms;
+# the similarities from target kernels (n_train < 1.2 target dims: all models with 80 targets, the
+# pair models with 40) and directly from the predictions.
 CASES = [
     (40, 12, "correlation", False, False),
     (12, 40, "cosine", True, False),
+    (20, 80, "euclidean", True, False),
     (200, 30, "euclidean", False, False),
     (8, 8, "correlation", True, False),
     (60, 100, "cosine", False, True),
@@ -136,3 +139,46 @@ def test_alpha_choice_gathers_group_blocks_exactly_as_single_entries():
     shuffled = np.stack([rng.permutation(model.train.size) for _ in range(50)])
     assert _group_moves(model.group_blocks, shuffled) is None
     np.testing.assert_array_equal(_pooled_alpha_choice(model, shuffled), _pooled_alpha_choice(entry_wise, shuffled))
+
+
+def test_pair_models_compute_only_the_similarities_across_their_folds():
+    # A model trained without folds A and B decides only the pairs across them: its null computes
+    # the A x B and B x A blocks (and each row's own similarity), and must score what the whole
+    # matrix scores. Fold models, and permutations that move a row to the other fold, keep the
+    # whole matrix.
+    from brainalign.fold_pairs import design_splits
+    from brainalign.refit_null import (
+        _cross_split,
+        _kernel_similarity,
+        _local_rows,
+        _permuted_predictors,
+        _pooled_alpha_choice,
+        _similarity_kernels,
+    )
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(16), 3)
+    n = groups.size
+    X, Y = rng.standard_normal((n, 30)), rng.standard_normal((n, 9))
+    folds = grouped_folds(groups, 4, seed=1)
+    permutations = group_permutations(rng, group_layout(n, groups, fold_strata(np.full(n, "s"), folds)), 5)
+    designs = design_splits(folds, n)
+    fold_split, fold_decides = designs[0]
+    pair_split, pair_decides = designs[len(folds)]
+    fold_model = held_out_model(X, Y, ALPHAS, fold_split, groups=groups)
+    assert _cross_split(fold_decides, _local_rows(fold_model, permutations)[1]) is None
+    model = held_out_model(X, Y, ALPHAS, pair_split, groups=groups)
+    train_rows, test_rows = _local_rows(model, permutations)
+    boundary = _cross_split(pair_decides, test_rows)
+    assert boundary == folds[0][1].size
+    crossing = test_rows.copy()
+    crossing[0, [0, -1]] = crossing[0, [-1, 0]]
+    assert _cross_split(pair_decides, crossing) is None
+    predictors = _permuted_predictors(model, train_rows, _pooled_alpha_choice(model, train_rows))
+    for distance in ("correlation", "euclidean"):
+        kernels = _similarity_kernels(model, distance)
+        diagonal, whole, _ = _kernel_similarity(predictors, test_rows, kernels, distance)
+        own, forward, backward = _kernel_similarity(predictors, test_rows, kernels, distance, boundary)
+        np.testing.assert_allclose(own, diagonal, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(forward, whole[:, :boundary, boundary:], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(backward, whole[:, boundary:, :boundary], rtol=1e-12, atol=1e-12)
