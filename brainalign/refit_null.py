@@ -245,7 +245,9 @@ def _kernel_similarity(
     if split is None:
         similarity = block(slice(0, m), slice(0, m))
         return np.diagonal(similarity, axis1=1, axis2=2), similarity, similarity
-    own = np.einsum("bak,kba->ba", predictors, cross[:, test_rows])
+    # <p_a, y_test_rows[a]>, one permutation at a time so that the gathered columns of ``cross``
+    # never exceed one (n_train, m) block.
+    own = np.stack([np.einsum("ak,ka->a", predictors[c], cross[:, test_rows[c]]) for c in range(b)])
     diagonal = _similarity_from_products(own, squared, target_norms[test_rows], distance)
     return diagonal, block(slice(0, split), slice(split, m)), block(slice(split, m), slice(0, split))
 
