@@ -263,7 +263,7 @@ def pooled_loo_mean_squared_errors_dual(
             errors[index] = np.inf if total is None else total / (n_train * n_targets)
             continue
         if blocks is not None:
-            inverses = basis.group_inverses(alphas[index], gathered, blocks)
+            inverses = block_inverses(gathered, shrinkage[index], True, blocks, np)
             if inverses is None:
                 errors[index] = np.inf
                 continue

@@ -92,14 +92,6 @@ def _standardise(
     return rows, mean, scale
 
 
-def _group_inverses(
-    gathered: torch.Tensor, eigenvalues: torch.Tensor, alpha: torch.Tensor, dual: bool, blocks: GroupBlocks
-) -> torch.Tensor | None:
-    """``(I - H_gg)^-1`` of every group for one alpha, or None when the model interpolates a group."""
-    weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
-    return block_inverses(gathered, weights, dual, blocks, torch)
-
-
 def _pooled_loo_errors_dual(
     eigenvectors: torch.Tensor,
     eigenvalues: torch.Tensor,
@@ -144,7 +136,7 @@ def _pooled_loo_errors_dual(
             errors[index] = np.inf if total is None else float(total) / (n_train * n_targets)
             continue
         if blocks is not None:
-            inverses = _group_inverses(gathered, eigenvalues, alphas[index], True, blocks)
+            inverses = block_inverses(gathered, shrinkage[index], True, blocks, torch)
             if inverses is None:
                 errors[index] = np.inf
                 continue
@@ -189,12 +181,12 @@ def _loo_errors(
     gathered = None if blocks is None else basis[blocks.index]
     for index in range(alphas.shape[0]):
         alpha = alphas[index]
+        weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
         if blocks is not None:
-            inverses = _group_inverses(gathered, eigenvalues, alpha, dual, blocks)
+            inverses = block_inverses(gathered, weights, dual, blocks, torch)
             if inverses is None:
                 errors[index] = np.inf
                 continue
-            weights = alpha / (eigenvalues + alpha) if dual else 1.0 / (eigenvalues + alpha)
             for start in range(0, n_targets, chunk_size):
                 block = slice(start, start + chunk_size)
                 fitted_part = basis @ (weights[:, None] * projected[:, block])
@@ -203,10 +195,8 @@ def _loo_errors(
                 errors[index, block] = (squared / n_train).cpu().numpy()
             continue
         if dual:
-            weights = alpha / (eigenvalues + alpha)
             denominators = squared_basis @ weights - leverage
         else:
-            weights = 1.0 / (eigenvalues + alpha)
             denominators = 1.0 - leverage - squared_basis @ weights
         degenerate = bool((denominators <= 0).any())
         safe = torch.where(denominators <= 0, torch.ones_like(denominators), denominators)[:, None]
