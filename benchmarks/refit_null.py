@@ -46,12 +46,10 @@ from brainalign.held_out_models import held_out_model  # noqa: E402
 from brainalign.io import write_report_files  # noqa: E402
 from brainalign.refit_null import (  # noqa: E402
     _cross_split,
-    _kernel_similarity,
     _local_rows,
-    _permuted_predictors,
     _pooled_alpha_choice,
+    _refitted_chunk,
     _similarity_kernels,
-    _similarity_parts,
     refit_permutation_null,
 )
 from brainalign.resampling import group_layout, group_permutations, pair_mask  # noqa: E402
@@ -75,28 +73,24 @@ def time_alpha_choice(models, permutations, repeats: int) -> dict:
 
 
 def time_pair_similarity(X, Y, alphas, folds, groups, sessions, permutations, repeats: int = 3) -> dict:
-    """Milliseconds per permutation of the first pair model's similarities, four ways in the same run:
-    from the target kernels or directly from the predictions, whole matrix or the blocks across folds."""
+    """Milliseconds per permutation of the first pair model's refitted chunk (predictor map and
+    similarities), four ways in the same run: similarities from the target kernels or directly
+    from the predictions, whole matrix or the blocks across folds."""
     split, decides = design_splits(folds, len(Y))[len(folds)]
     model = held_out_model(X, Y, alphas, split, groups=groups, sessions=sessions)
-    train_rows, test_rows = _local_rows(model, permutations)
-    boundary = _cross_split(decides, test_rows)
-    predictors = _permuted_predictors(model, train_rows, _pooled_alpha_choice(model, train_rows))
-    training, held_out = model.targets[: model.train.size], model.targets[model.train.size:][test_rows]
+    rows = _local_rows(model, permutations)
+    boundary = _cross_split(decides, rows[1])
+    options = {"rows": rows, "distance": "correlation", "chosen": _pooled_alpha_choice(model, rows[0]), "pearson": False}
     kernels = _similarity_kernels(model, "correlation")
-    ways = {
-        "kernel_whole": lambda: _kernel_similarity(predictors, test_rows, kernels, "correlation"),
-        "kernel_across": lambda: _kernel_similarity(predictors, test_rows, kernels, "correlation", boundary),
-        "direct_whole": lambda: _similarity_parts(predictors @ training, held_out, "correlation", None),
-        "direct_across": lambda: _similarity_parts(predictors @ training, held_out, "correlation", boundary),
-    }
+    ways = {f"{form}_{extent}": {"kernels": kernels if form == "kernel" else None, "split": split_at}
+            for form in ("kernel", "direct") for extent, split_at in (("whole", None), ("across", boundary))}
     times: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(repeats):
         for name, way in ways.items():
             start = time.perf_counter()
-            way()
+            _refitted_chunk(model, permutations, **options, **way)
             times[name].append(1e3 * (time.perf_counter() - start) / len(permutations))
-    return {"n_train": int(model.train.size), "n_test": int(test_rows.shape[1]),
+    return {"n_train": int(model.train.size), "n_test": int(model.test.size),
             **{f"{name}_ms": statistics.median(values) for name, values in times.items()}}
 
 
@@ -173,7 +167,7 @@ def time_cost(args) -> tuple[dict, str]:
         f"(same alphas: {'yes' if entry['alpha_choice_same'] else 'NO'}). With the pair models' whole "
         f"similarity matrices (baseline): {whole_per_permutation:.2f} s per permutation, so the blocks across "
         f"folds are {entry['pair_blocks_speedup']:.2f}x faster (same null: "
-        f"{'yes' if entry['pair_blocks_same_null'] else 'NO'}). One pair model's similarities "
+        f"{'yes' if entry['pair_blocks_same_null'] else 'NO'}). One pair model's refit (predictor map and similarities) "
         f"({pair['n_train']} training rows, {pair['n_test']} test rows, {Y.shape[1]} targets), ms per permutation: "
         f"from target kernels {pair['kernel_whole_ms']:.1f} (whole matrix) and {pair['kernel_across_ms']:.1f} "
         f"(blocks across folds), from the predictions {pair['direct_whole_ms']:.1f} and {pair['direct_across_ms']:.1f}"

@@ -351,7 +351,6 @@ def refit_permutation_null(
     for number, (split, decides) in enumerate(design_splits(folds, n)):
         model = held_out_model(X, Y, alphas, split, groups=groups, sessions=sessions)
         rows = model.test
-        pairs = {name: np.triu(decides & mask[np.ix_(rows, rows)], k=1) for name, mask in masks.items()}
         n_train, m = model.train.size, rows.size
         # The kernel form costs about n_train (n_train + n_test) per test row, the direct one
         # n_targets (n_train + n_test) plus the predictions' normalisation: they break even near
@@ -362,7 +361,7 @@ def refit_permutation_null(
         train_rows, test_rows = _local_rows(model, permutations)
         boundary = _cross_split(decides, test_rows)
         across = (slice(None), slice(None)) if boundary is None else (slice(0, boundary), slice(boundary, m))
-        pairs = {name: decided[across] for name, decided in pairs.items()}
+        pairs = {name: np.triu(decides & mask[np.ix_(rows, rows)], k=1)[across] for name, mask in masks.items()}
         # The alpha choice first, for all permutations: it reads every M_a once per batch.
         chosen = None if per_target_alpha else _pooled_alpha_choice(model, train_rows)
         per_permutation = m * (n_train + m) + (m * n_targets if fold_model or kernels is None else 0)
