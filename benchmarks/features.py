@@ -23,11 +23,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,17 +35,10 @@ from brainalign.features import extract_features
 from brainalign.models.language import build_tiny_gpt2, load_causal_lm
 from brainalign.io import write_report_files
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wallclock import timed  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def timed(function: Callable, repeats: int) -> tuple[float, list[float], object]:
-    """Median wall time over ``repeats`` calls, all times, and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
 
 
 def max_difference(a: dict[int, np.ndarray], b: dict[int, np.ndarray]) -> float:

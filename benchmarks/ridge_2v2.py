@@ -29,6 +29,10 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
     maps) and, timed on ``--permutations`` permutations (default 20), the cost per permutation,
     each as a ratio to (a).
 
+(a), (a0) and (b) run alternately, repeat by repeat, so that a change of the machine's load
+hits all three alike; the ratio (b) / (a) is reported median to median and repeat by repeat.
+The baselines live in ``ridge_baselines.py``, the report in ``ridge_2v2_report.py``.
+
 It checks that (a0) and (b) agree where they chose the same alpha, times ``two_vs_two`` on
 the out-of-fold predictions (all 196,251 pairs), and also times the encoding direction
 (768 dims -> voxels) for (a) and (b). Usage::
@@ -41,18 +45,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import sklearn
 import torch
-from sklearn.linear_model import Ridge, RidgeCV
-from sklearn.model_selection import GroupKFold
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from brainalign.fold_pairs import fold_pair_blocks, fold_strata, standardise_by_training_folds
@@ -61,6 +59,11 @@ from brainalign.refit_null import refit_permutation_null
 from brainalign.resampling import group_layout, group_permutations, pair_mask
 from brainalign.ridge import cross_val_predict_ridge, grouped_folds, session_centred_targets
 from brainalign.io import write_report_files
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ridge_2v2_report import markdown_table  # noqa: E402
+from ridge_baselines import agreement, himalaya_kernel_ridge_cv, naive_nested_cv, sklearn_ridgecv  # noqa: E402
+from wallclock import alternating, paired_ratios, timed  # noqa: E402
 
 
 def make_problem(
@@ -89,82 +92,6 @@ def make_problem(
     voxels = latent @ voxel_loadings + 15.0 * rng.standard_normal((n_stimuli, n_voxels))
     sessions = np.where(groups < 96, "exp2", "exp3")
     return voxels, embeddings, groups, sessions
-
-
-def sklearn_ridgecv(X, Y, alphas, folds) -> tuple[np.ndarray, np.ndarray]:
-    """(b): RidgeCV per outer fold on training rows scaled by a training-only scaler."""
-    predictions = np.empty(Y.shape)
-    chosen = np.empty(len(folds))
-    for number, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(X[train])
-        model = RidgeCV(alphas=alphas, alpha_per_target=False).fit(scaler.transform(X[train]), Y[train])
-        predictions[test] = model.predict(scaler.transform(X[test]))
-        chosen[number] = model.alpha_
-    return predictions, chosen
-
-
-def naive_nested_cv(X, Y, alphas, folds, groups, n_inner_folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """(c): per outer fold, per alpha, inner grouped K-fold with Ridge, then refit."""
-    predictions = np.empty(Y.shape)
-    chosen = np.empty(len(folds))
-    for number, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(X[train])
-        X_train, Y_train = scaler.transform(X[train]), Y[train]
-        inner = list(GroupKFold(n_splits=n_inner_folds).split(X_train, Y_train, groups[train]))
-        errors = []
-        for alpha in alphas:
-            squared_error = 0.0
-            for inner_train, inner_test in inner:
-                model = Ridge(alpha=alpha).fit(X_train[inner_train], Y_train[inner_train])
-                squared_error += np.sum((model.predict(X_train[inner_test]) - Y_train[inner_test]) ** 2)
-            errors.append(squared_error)
-        chosen[number] = alphas[int(np.argmin(errors))]
-        model = Ridge(alpha=chosen[number]).fit(X_train, Y_train)
-        predictions[test] = model.predict(scaler.transform(X[test]))
-    return predictions, chosen
-
-
-def himalaya_kernel_ridge_cv(X, Y, alphas, folds, groups, n_inner_folds: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """(d): himalaya KernelRidgeCV (linear kernel, numpy backend) per outer fold.
-
-    Returns the out-of-fold predictions and the chosen alphas, shape (n_folds, n_targets).
-    """
-    from himalaya.backend import set_backend
-    from himalaya.kernel_ridge import KernelRidgeCV
-
-    set_backend("numpy", on_error="raise")
-    predictions = np.empty(Y.shape)
-    chosen = np.empty((len(folds), Y.shape[1]))
-    for number, (train, test) in enumerate(folds):
-        scaler = StandardScaler().fit(X[train])
-        X_train = scaler.transform(X[train])
-        inner = list(GroupKFold(n_splits=n_inner_folds).split(X_train, groups=groups[train]))
-        model = KernelRidgeCV(alphas=alphas, kernel="linear", fit_intercept=True, cv=inner, warn=False)
-        model.fit(X_train, Y[train])
-        predictions[test] = np.asarray(model.predict(scaler.transform(X[test])))
-        chosen[number] = np.asarray(model.best_alphas_)
-    return predictions, chosen
-
-
-def timed(function: Callable, repeats: int) -> tuple[float, list[float], object]:
-    """Median wall time over ``repeats`` calls, all times, and the last result."""
-    times = []
-    result = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times, result
-
-
-def agreement(ours: np.ndarray, theirs: np.ndarray, alphas_ours, alphas_theirs, folds) -> dict:
-    """Largest prediction difference (relative to the largest prediction) on same-alpha folds."""
-    same = [number for number in range(len(folds)) if alphas_ours[number] == alphas_theirs[number]]
-    if not same:
-        return {"folds_same_alpha": 0, "max_relative_difference": None}
-    rows = np.concatenate([folds[number][1] for number in same])
-    difference = np.abs(ours[rows] - theirs[rows]).max() / np.abs(theirs[rows]).max()
-    return {"folds_same_alpha": len(same), "max_relative_difference": float(difference)}
 
 
 def machine() -> dict:
@@ -238,19 +165,9 @@ def main() -> None:
         }
         decoding = results["decoding"]
 
-        # (a) ours, as fit_subject runs it, and (a0) with the options of before, alternating.
-        ours_time, ours_times, (ours, ours_alphas), before_entry, before_run = time_ours_and_before(
-            voxels, embeddings, alphas, folds, options, before, args.repeats
-        )
-        decoding["ours"] = {"seconds": ours_time, "all_seconds": ours_times, "alphas": ours_alphas.tolist()}
-        decoding["ours_before"] = before_entry
-        # (b) sklearn RidgeCV
-        sk_time, sk_times, (sk, sk_alphas) = timed(
-            lambda: sklearn_ridgecv(voxels, embeddings, alphas, folds), args.repeats
-        )
-        decoding["sklearn_ridgecv"] = {"seconds": sk_time, "all_seconds": sk_times, "alphas": sk_alphas.tolist()}
-        decoding["sklearn_ridgecv"]["speedup_of_ours"] = sk_time / ours_time
-        decoding["agreement_ours_vs_ridgecv"] = agreement(before_run[0], sk, before_run[1], sk_alphas, folds)
+        # (a) ours, as fit_subject runs it, (a0) with the options of before and (b) sklearn
+        # RidgeCV, alternating repeat by repeat.
+        ours, ours_time = time_against_baselines(decoding, voxels, embeddings, alphas, folds, options, before, args.repeats)
         # (d) himalaya, and ours with one alpha per target as it chooses them.
         if not args.skip_himalaya:
             time_himalaya(results, "decoding", voxels, embeddings, alphas, folds, groups, args.repeats, ours_time, options)
@@ -283,21 +200,7 @@ def main() -> None:
 
         # Encoding: 768 dims -> all voxels; many targets make the pooled LOO shortcut count.
         encoding = results["encoding"]
-        enc_time, enc_times, (enc, enc_alphas), enc_before_entry, enc_before_run = time_ours_and_before(
-            embeddings, voxels, alphas, folds, options, before, args.repeats
-        )
-        encoding["ours"] = {"seconds": enc_time, "all_seconds": enc_times, "alphas": enc_alphas.tolist()}
-        encoding["ours_before"] = enc_before_entry
-        sk_enc_time, sk_enc_times, (sk_enc, sk_enc_alphas) = timed(
-            lambda: sklearn_ridgecv(embeddings, voxels, alphas, folds), args.repeats
-        )
-        encoding["sklearn_ridgecv"] = {
-            "seconds": sk_enc_time,
-            "all_seconds": sk_enc_times,
-            "alphas": sk_enc_alphas.tolist(),
-            "speedup_of_ours": sk_enc_time / enc_time,
-        }
-        encoding["agreement_ours_vs_ridgecv"] = agreement(enc_before_run[0], sk_enc, enc_before_run[1], sk_enc_alphas, folds)
+        enc, enc_time = time_against_baselines(encoding, embeddings, voxels, alphas, folds, options, before, args.repeats)
         if not args.skip_himalaya:
             time_himalaya(results, "encoding", embeddings, voxels, alphas, folds, groups, args.repeats, enc_time, options)
         if not args.skip_torch:
@@ -314,30 +217,35 @@ def main() -> None:
         print(f"\nwrote {args.json}")
 
 
-def time_ours_and_before(X, Y, alphas, folds, options, before, repeats):
-    """Time (a) and (a0), alternating their repeats so that a load change hits both alike.
+def time_against_baselines(entry, X, Y, alphas, folds, options, before, repeats):
+    """Time (a), (a0) and (b), alternating repeat by repeat so that a change of load hits all alike.
 
-    Returns (a)'s median, all times and last result, (a0)'s entry (with the ratio
-    ``time_ratio_vs_before`` = (a) / (a0), medians) and (a0)'s last (predictions, alphas).
+    Fills ``entry`` (one direction of the results) with ``ours``, ``ours_before`` (with
+    ``time_ratio_vs_before`` = (a) / (a0), medians), ``sklearn_ridgecv`` (with
+    ``speedup_of_ours`` = (b) / (a), medians, and ``paired_speedup``: (b) / (a) repeat by
+    repeat) and ``agreement_ours_vs_ridgecv`` ((a0) fits the model (b) fits).
+
+    Returns (a)'s out-of-fold predictions and median time.
     """
-    ours_times, before_times = [], []
-    ours = before_run = None
-    for _ in range(repeats):
-        _, [seconds], ours = timed(lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **options), 1)
-        ours_times.append(seconds)
-        _, [seconds], before_run = timed(
-            lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **before), 1
-        )
-        before_times.append(seconds)
-    ours_time, before_time = statistics.median(ours_times), statistics.median(before_times)
-    entry = {
-        "seconds": before_time,
-        "all_seconds": before_times,
-        "alphas": before_run[1].tolist(),
-        "time_ratio_vs_before": ours_time / before_time,
-        "best_time_ratio_vs_before": min(ours_times) / min(before_times),
-    }
-    return ours_time, ours_times, ours, entry, before_run
+    timings = alternating(
+        {
+            "ours": lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **options),
+            "ours_before": lambda: cross_val_predict_ridge(X, Y, alphas, folds, return_alphas=True, **before),
+            "sklearn_ridgecv": lambda: sklearn_ridgecv(X, Y, alphas, folds),
+        },
+        repeats,
+    )
+    for name, timing in timings.items():
+        entry[name] = {"seconds": timing.median, "all_seconds": timing.seconds, "alphas": timing.result[1].tolist()}
+    ours, before_run, sk = (timings[name] for name in ("ours", "ours_before", "sklearn_ridgecv"))
+    entry["ours_before"]["time_ratio_vs_before"] = ours.median / before_run.median
+    entry["ours_before"]["best_time_ratio_vs_before"] = ours.best / before_run.best
+    entry["sklearn_ridgecv"]["speedup_of_ours"] = sk.median / ours.median
+    entry["sklearn_ridgecv"]["paired_speedup"] = paired_ratios(sk, ours)
+    entry["agreement_ours_vs_ridgecv"] = agreement(
+        before_run.result[0], sk.result[0], before_run.result[1], sk.result[1], folds
+    )
+    return ours.result[0], ours.median
 
 
 def time_inference(results, direction, X, Y, alphas, folds, groups, sessions, n_permutations, seed) -> None:
@@ -427,112 +335,6 @@ def time_torch(results, direction, X, Y, alphas, folds, repeats, ours_prediction
                 "max_relative_difference_vs_numpy": float(difference),
             })
     entry["torch"] = rows
-
-
-def torch_table(results: dict) -> list[str]:
-    """Markdown rows of (e), empty when the torch backend was skipped."""
-    lines = []
-    for direction in ("decoding", "encoding"):
-        for row in results[direction].get("torch", []):
-            lines.append(
-                f"| {direction} | torch on {row['device']} | {row['alphas']} | {row['seconds']:.2f} | "
-                f"{min(row['all_seconds']):.2f} | {row['numpy_seconds']:.2f} | {row['speedup_vs_numpy']:.2f}x | "
-                f"{row['max_relative_difference_vs_numpy']:.1e} |"
-            )
-    if not lines:
-        return []
-    header = [
-        "",
-        "| direction | backend | alphas | median (s) | best (s) | numpy median (s) | numpy time / this time "
-        "| max difference / max prediction |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
-    ]
-    return header + lines
-
-
-def folds_label(results: dict) -> range:
-    """The K(K-1)/2 pair models of the problem's K outer folds."""
-    k = results["problem"]["n_folds"]
-    return range(k * (k - 1) // 2)
-
-
-def markdown_table(results: dict) -> str:
-    problem = results["problem"]
-    lines = [
-        f"Problem: {problem['n_stimuli']} stimuli in {problem['n_groups']} groups, {problem['n_voxels']} voxels, "
-        f"{problem['n_dims']} dims, {problem['n_folds']} outer folds, {len(problem['alphas'])} alphas",
-        "",
-        "| direction | method | wall time, median (s) | best (s) | ours is faster by (median) "
-        "| alphas chosen per fold (median over targets when per target) |",
-        "|---|---|---:|---:|---:|---|",
-    ]
-    for direction in ("decoding", "encoding"):
-        for method, label in (
-            ("ours", "brainalign cross_val_predict_ridge (groups, sessions, standardised targets)"),
-            ("ours_before", "brainalign, options of before issue 12 (row LOO, centred targets)"),
-            ("sklearn_ridgecv", "sklearn RidgeCV + StandardScaler"),
-            ("naive_nested_cv", "naive inner 5-fold CV with Ridge"),
-            ("ours_per_target", "brainalign, one alpha per target"),
-            ("himalaya_kernelridgecv", "himalaya KernelRidgeCV linear, per target"),
-        ):
-            entry = results[direction].get(method)
-            if entry is None:
-                continue
-            speedup = f"{entry['speedup_of_ours']:.1f}x" if "speedup_of_ours" in entry else "1x"
-            if "time_ratio_vs_before" in entry:
-                speedup = f"{1 / entry['time_ratio_vs_before']:.2f}x"
-            if "speedup_of_ours_per_target" in entry:
-                speedup += f" ({entry['speedup_of_ours_per_target']:.1f}x vs ours per target)"
-            chosen = ", ".join(f"{alpha:g}" for alpha in entry["alphas"])
-            best = min(entry.get("all_seconds", [entry["seconds"]]))
-            lines.append(f"| {direction} | {label} | {entry['seconds']:.2f} | {best:.2f} | {speedup} | {chosen} |")
-    lines += torch_table(results)
-    two_vs_two_result = results["two_vs_two"]
-    lines += [
-        "",
-        f"2v2 on the out-of-fold decoding predictions ({two_vs_two_result['n_pairs']:,} pairs): "
-        f"median {two_vs_two_result['milliseconds_median']:.1f} ms, "
-        f"min {two_vs_two_result['milliseconds_min']:.1f} ms, "
-        f"accuracy {two_vs_two_result['accuracy']:.3f}",
-    ]
-    for direction in ("decoding", "encoding"):
-        if "himalaya_kernelridgecv" in results[direction]:
-            lines.append(
-                f"{direction}: out-of-fold 2v2 of the per-target fits: ours "
-                f"{results[direction]['ours_per_target']['two_vs_two']:.3f}, himalaya "
-                f"{results[direction]['himalaya_kernelridgecv']['two_vs_two']:.3f}"
-            )
-    for direction in ("decoding", "encoding"):
-        before = results[direction]["ours_before"]
-        lines.append(
-            f"{direction}: (a) takes {before['time_ratio_vs_before']:.2f}x the time of the options of before "
-            f"(median to median; best to best {before['best_time_ratio_vs_before']:.2f}x); "
-            f"sklearn RidgeCV takes {results[direction]['sklearn_ridgecv']['speedup_of_ours']:.1f}x the time of (a)"
-        )
-    for direction in ("decoding", "encoding"):
-        inference = results[direction].get("inference")
-        if inference:
-            lines.append(
-                f"{direction} inference (f): the {len(folds_label(results))} pair models across folds take "
-                f"{inference['fold_pair_models_seconds']:.2f} s ({inference['fold_pair_models_ratio_to_ours']:.2f}x (a)); "
-                f"the refitted null {inference['refit_null_setup_seconds']:.2f} s to build the models' linear maps "
-                f"({inference['refit_null_setup_ratio_to_ours']:.2f}x (a)), then "
-                f"{inference['refit_null_seconds_per_permutation']:.3f} s per permutation "
-                f"({inference['refit_null_per_permutation_ratio_to_ours']:.3f}x (a); "
-                f"{inference['refit_null_permutations']} timed), so 1000 permutations take "
-                f"{1000 * inference['refit_null_per_permutation_ratio_to_ours']:.0f}x (a)"
-            )
-    for direction in ("decoding", "encoding"):
-        agree = results[direction]["agreement_ours_vs_ridgecv"]
-        if agree["max_relative_difference"] is None:
-            lines.append(f"{direction}: no fold chose the same alpha in ours (options of before) and RidgeCV")
-        else:
-            lines.append(
-                f"{direction}: ours with the options of before vs RidgeCV on the {agree['folds_same_alpha']} folds "
-                "with the same alpha: "
-                f"max |difference| / max |prediction| = {agree['max_relative_difference']:.1e}"
-            )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

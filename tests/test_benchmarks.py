@@ -31,12 +31,16 @@ def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
         assert {"ours", "ours_before", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
         assert results[direction]["ours_before"]["time_ratio_vs_before"] > 0  # (a) against the options of before
         assert results[direction]["himalaya_kernelridgecv"]["speedup_of_ours"] > 0
+        # (a), (a0) and (b) alternate, so (b) / (a) is also given repeat by repeat.
+        paired = results[direction]["sklearn_ridgecv"]["paired_speedup"]
+        seconds = {name: results[direction][name]["all_seconds"] for name in ("ours", "sklearn_ridgecv")}
+        assert paired["ratios"] == [b / a for a, b in zip(seconds["ours"], seconds["sklearn_ridgecv"])]
         # The torch backend on the CPU, one alpha and per target, against numpy in the same run.
         rows = results[direction]["torch"]
         assert {(row["device"], row["alphas"]) for row in rows} >= {("cpu", "one alpha"), ("cpu", "per target")}
         assert all(row["max_relative_difference_vs_numpy"] < 1e-9 for row in rows)
     assert "himalaya KernelRidgeCV" in report and "sklearn RidgeCV" in report and "torch on cpu" in report
-    assert "the time of the options of before" in report
+    assert "the time of the options of before" in report and "repeat by repeat" in report
     for direction in ("decoding", "encoding"):  # (f): the inference fit_subject adds, as ratios to (a)
         inference = results[direction]["inference"]
         assert inference["refit_null_permutations"] == 3 and inference["refit_null_per_permutation_ratio_to_ours"] > 0
