@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -44,7 +45,7 @@ from brainalign.ridge import (
     cross_val_predict_ridge,
     grouped_folds,
 )
-from brainalign.score_uncertainty import PAIR_SETS, scores_with_uncertainty
+from brainalign.score_uncertainty import PAIR_SETS, fit_label, scores_with_uncertainty
 from brainalign.stats import StatisticsSettings
 
 __all__ = ["PAIR_SETS", "RidgeSettings", "SubjectAlignment", "align_features", "fit_subject", "read_ridge_inputs",
@@ -219,9 +220,11 @@ def fit_subject(
     rows, outcomes, margins = [], {}, {}
     # The exchangeable unit of every resampling test is the CV group; sessions are strata.
     units = {"groups": tuple(map(str, responses.groups)), "sessions": tuple(map(str, responses.sessions))}
+    n_fits, done = len(responses.rois) * len(layers) * len(settings.directions), 0
     for roi, voxels in responses.rois.items():
         for layer, representation in sorted(layers.items()):
             for direction in settings.directions:
+                started = time.monotonic()
                 inputs, targets = (voxels, representation) if direction == "decoding" else (representation, voxels)
                 predicted, chosen = cross_val_predict_ridge(
                     inputs,
@@ -238,7 +241,8 @@ def fit_subject(
                 if alphas_at_grid_edge(chosen, settings.alphas):
                     logger.warning(
                         "%s %s of subject %s, ROI %s, layer %s (%s/%s/%s): a chosen alpha sits at the edge of "
-                        "the grid ridge.alphas (%s; per fold: %s); widen the grid",
+                        "the grid ridge.alphas (%s; per fold: %s); widen the grid (at the upper edge this is also what "
+                        "an ROI without predictable signal gives: no alpha is then large enough, and it scores at chance)",
                         responses.dataset, direction, responses.subject, roi, layer, model, task, method,
                         ", ".join(f"{alpha:g}" for alpha in (min(settings.alphas), max(settings.alphas))),
                         chosen_alphas_label(chosen),
@@ -255,6 +259,13 @@ def fit_subject(
                     inputs, raw_targets, blocks, (predicted, targets), folds=folds, alphas=settings.alphas,
                     distance=settings.distance, per_target_alpha=settings.per_target_alpha, statistics=statistics,
                     seed=settings.seed, identity=identity, pearson=direction == "encoding", **units,
+                )
+                done += 1
+                headline = metrics[("2v2", "all")]
+                logger.info(
+                    "%s: 2v2 %.3f [%.3f, %.3f], p = %.3g (fit %d of %d, %.1f s)", fit_label(identity),
+                    headline["score"], headline["ci_low"], headline["ci_high"], headline["p_value"], done, n_fits,
+                    time.monotonic() - started,
                 )
                 for (metric, pairs), values in metrics.items():
                     rows.append(

@@ -25,6 +25,7 @@ permutation a brute-force refit (``tests/test_refit_null.py``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,8 +35,11 @@ from numpy.typing import NDArray
 from brainalign.fold_pairs import design_splits, standardised_columns
 from brainalign.held_out_models import HeldOutModel, Split, held_out_model
 from brainalign.metrics import batched_similarity, split_similarity
+from brainalign.progress import ThrottledProgress
 from brainalign.ridge_groups import GroupBlocks
 from brainalign.stats import resample_chunks
+
+logger = logging.getLogger(__name__)
 
 _ALPHA_CHOICE_BATCH = 64
 """Permutations whose alpha choice shares one read of every model's LOO forms."""
@@ -318,6 +322,7 @@ def refit_permutation_null(
     sessions: Sequence[str] | None = None,
     per_target_alpha: bool = False,
     pearson: bool = False,
+    progress_label: str = "refitted null",
 ) -> RefitNull:
     """The 2v2 (and mean Pearson r) of the whole cross-validation refitted on each permutation.
 
@@ -338,6 +343,8 @@ def refit_permutation_null(
         As the ridge was fitted.
     pearson : bool
         Also the null of the mean Pearson r (encoding).
+    progress_label : str
+        Names this null in the progress messages logged (at most one a minute) after each model.
 
     Returns
     -------
@@ -348,7 +355,9 @@ def refit_permutation_null(
     correct = {name: np.zeros(n_permutations) for name in masks}
     n_targets = np.asarray(Y).shape[1]
     moments = np.zeros((n_permutations, n_targets)) if pearson else None
-    for number, (split, decides) in enumerate(design_splits(folds, n)):
+    splits = design_splits(folds, n)
+    progress = ThrottledProgress(logger, f"{progress_label}, {n_permutations} permutations", len(splits), "models")
+    for number, (split, decides) in enumerate(splits):
         model = held_out_model(X, Y, alphas, split, groups=groups, sessions=sessions)
         rows = model.test
         n_train, m = model.train.size, rows.size
@@ -383,6 +392,7 @@ def refit_permutation_null(
                 correct[name][start:stop] += np.count_nonzero(hits & decided, axis=(1, 2))
             if fold_model:
                 moments[start:stop] += products
+        progress.step_done(number + 1)
     two_vs_two = {name: correct[name] / counts[name] if counts[name] else np.full(n_permutations, np.nan)
                   for name in masks}
     pearson_null = None

@@ -91,7 +91,7 @@ def scores_with_uncertainty(
                                       statistics.n_permutations)
     refit = refit_permutation_null(
         inputs, targets, alphas, folds, permutations, masks=masks, distance=distance, groups=groups,
-        sessions=sessions, per_target_alpha=per_target_alpha, pearson=pearson,
+        sessions=sessions, per_target_alpha=per_target_alpha, pearson=pearson, progress_label=fit_label(identity),
     ) if statistics.n_permutations else None
     fixed = fixed_fit_null_two_vs_two(blocks, masks, permutations)
     rows = {}
@@ -121,6 +121,13 @@ def scores_with_uncertainty(
         rows[("pearson_r", "all")] = {"score": score, "ci_low": low, "ci_high": high,
                                       "p_value": permutation_p_value(null, score - 1e-12)}
     return rows, outcomes, half.astype(np.float32)
+
+
+def fit_label(identity: tuple) -> str:
+    """``"decoding pereira S01 language layer 4 (gpt2/qa/prompt)"`` from a fit's identity
+    (direction, dataset, subject, roi, model, task, method, layer)."""
+    direction, dataset, subject, roi, model, task, method, layer = identity
+    return f"{direction} {dataset} {subject} {roi} layer {layer} ({model}/{task}/{method})"
 
 
 def fold_of(folds: Sequence[tuple[NDArray[np.intp], NDArray[np.intp]]], n: int) -> NDArray[np.intp]:

@@ -263,6 +263,22 @@ def test_an_alpha_at_the_edge_of_the_grid_is_logged(caplog):
     assert not any("ROI signal" in record.getMessage() for record in caplog.records)
 
 
+def test_every_fit_logs_its_score_and_its_place_in_the_job(caplog):
+    responses, features = _subject()
+    with caplog.at_level("INFO", logger="brainalign.alignment"):
+        scores = score_subject(responses, features, settings=SETTINGS, statistics=NO_STATISTICS, model="m",
+                               task="none", method="base")
+    messages = [record.getMessage() for record in caplog.records if record.levelname == "INFO"]
+    # 2 ROIs x 1 layer x 2 directions, in the order they ran, each with its all-pairs 2v2.
+    assert [message.split(": 2v2")[0] for message in messages] == [
+        f"{direction} pereira S01 {roi} layer 3 (m/none/base)" for roi in ("signal", "noise")
+        for direction in ("decoding", "encoding")
+    ]
+    assert [message.split("(fit ")[1].split(",")[0] for message in messages] == ["1 of 4", "2 of 4", "3 of 4", "4 of 4"]
+    score = scores.set_index(["direction", "roi", "metric", "pairs"])["score"]
+    assert f"2v2 {score[('decoding', 'signal', '2v2', 'all')]:.3f}" in messages[0]
+
+
 def test_a_planted_session_offset_scores_at_chance_through_fit_subject(planted_session_offset):
     settings = RidgeSettings(alphas=tuple(np.logspace(-1, 5, 7)), n_folds=5, directions=("decoding",))
     with_sessions, without_sessions = [], []

@@ -182,3 +182,28 @@ def test_pair_models_compute_only_the_similarities_across_their_folds():
         np.testing.assert_allclose(own, diagonal, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(forward, whole[:, :boundary, boundary:], rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(backward, whole[:, boundary:, :boundary], rtol=1e-12, atol=1e-12)
+
+
+def test_a_long_null_reports_its_progress_model_by_model_and_a_short_one_stays_quiet(caplog, monkeypatch):
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(16), 3)
+    n = groups.size
+    X, Y = rng.standard_normal((n, 6)), rng.standard_normal((n, 4))
+    folds = grouped_folds(groups, 4)
+    permutations = group_permutations(rng, group_layout(n, groups, fold_strata(np.full(n, "s"), folds)), 5)
+    masks = {"all": pair_mask(np.full(n, "s"), n, "all")}
+
+    def run():
+        caplog.clear()
+        with caplog.at_level("INFO", logger="brainalign.refit_null"):
+            refit_permutation_null(X, Y, ALPHAS, folds, permutations, masks=masks, groups=groups,
+                                   progress_label="decoding pereira S01 language layer 4 (m/t/prompt)")
+        return [record.getMessage() for record in caplog.records]
+
+    assert run() == []  # well under a minute: nothing logged
+    monkeypatch.setattr("brainalign.progress.PROGRESS_INTERVAL_SECONDS", 0.0)
+    messages = run()
+    # 4 fold models and 6 pair models, one message after each, naming the fit.
+    assert len(messages) == 10
+    assert messages[0].startswith("decoding pereira S01 language layer 4 (m/t/prompt), 5 permutations: 1 of 10 models")
+    assert messages[-1].startswith("decoding pereira S01 language layer 4 (m/t/prompt), 5 permutations: 10 of 10 models")
