@@ -80,7 +80,7 @@ def time_pair_similarity(X, Y, alphas, folds, groups, sessions, permutations, re
     model = held_out_model(X, Y, alphas, split, groups=groups, sessions=sessions)
     rows = _local_rows(model, permutations)
     boundary = _cross_split(decides, rows[1])
-    options = {"rows": rows, "distance": "correlation", "chosen": _pooled_alpha_choice(model, rows[0]), "pearson": False}
+    options = {"rows": rows, "distance": "correlation", "chosen": _pooled_alpha_choice(model, rows[0]), "pearson": None}
     kernels = _similarity_kernels(model, "correlation")
     ways = {f"{form}_{extent}": {"kernels": kernels if form == "kernel" else None, "split": split_at}
             for form in ("kernel", "direct") for extent, split_at in (("whole", None), ("across", boundary))}

@@ -173,14 +173,15 @@ def _permuted_predictors(
 def _refitted_chunk(
     model: HeldOutModel, permutations: NDArray[np.intp], *, rows: tuple[NDArray[np.intp], NDArray[np.intp]],
     distance: str, chosen: NDArray[np.intp] | None,
-    kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None, pearson: bool,
-    split: int | None = None,
+    kernels: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None,
+    pearson: NDArray[np.float64] | None, split: int | None = None,
 ) -> tuple[SimilarityParts, NDArray[np.float64] | None]:
     """The :data:`SimilarityParts` of the refitted predictions and the permuted targets (the two
     folds split at test row ``split``, or all test rows against all with None), and
-    with ``pearson`` the within-fold products ``sum_i p~_it y~_it`` (b, n_targets) of columns
-    standardised over the model's test rows (divided by n and averaged over columns, summed over
-    the outer folds: the within-fold r).
+    with ``pearson`` (the model's test targets, columns standardised over its test rows:
+    :func:`brainalign.fold_pairs.standardised_columns`, computed once per model) the within-fold
+    products ``sum_i p~_it y~_it`` (b, n_targets) (divided by n and averaged over columns, summed
+    over the outer folds: the within-fold r).
 
     ``rows`` are the permutations' :func:`_local_rows`; ``chosen`` (b,) is the alpha of each
     permutation (:func:`_pooled_alpha_choice`), or None with one alpha per target.
@@ -191,7 +192,7 @@ def _refitted_chunk(
     if chosen is None:
         predicted, actual = refitted_predictions(model, permutations, per_target_alpha=True)
         products = np.einsum("bit,bit->bt", standardised_columns(predicted), standardised_columns(actual))
-        return _similarity_parts(predicted, actual, distance, split), products if pearson else None
+        return _similarity_parts(predicted, actual, distance, split), products if pearson is not None else None
     train_rows, test_rows = rows
     predictors = _permuted_predictors(model, train_rows, chosen)
     training = model.targets[: model.train.size]
@@ -200,7 +201,7 @@ def _refitted_chunk(
                                        split)
     else:
         similarity = _kernel_similarity(predictors, test_rows, kernels, distance, split)
-    if not pearson:
+    if pearson is None:
         return similarity, None
     # Pair prediction a with target test_rows[a] by reordering the predictor rows instead of
     # gathering targets: row j of the reordered predictions meets test row j.
@@ -208,7 +209,7 @@ def _refitted_chunk(
     m = test_rows.shape[1]
     variance = np.einsum("bit,bit->bt", predicted, predicted) / m - (predicted.sum(axis=1) / m) ** 2
     # The targets' columns are centred, so the predictions need no centring in the product.
-    cross = np.einsum("bit,it->bt", predicted, standardised_columns(model.targets[model.train.size:]))
+    cross = np.einsum("bit,it->bt", predicted, pearson)
     with np.errstate(invalid="ignore", divide="ignore"):
         products = np.where(variance > 1e-24, cross / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
     return similarity, products
@@ -367,6 +368,7 @@ def refit_permutation_null(
         # the kernel form is up to 1.7 times slower at BOLD5000 sizes.
         kernels = _similarity_kernels(model, distance) if n_train < 1.2 * n_targets else None
         fold_model = pearson and number < len(folds)
+        test_targets = standardised_columns(model.targets[n_train:]) if fold_model else None
         train_rows, test_rows = _local_rows(model, permutations)
         boundary = _cross_split(decides, test_rows)
         across = (slice(None), slice(None)) if boundary is None else (slice(0, boundary), slice(boundary, m))
@@ -378,7 +380,7 @@ def refit_permutation_null(
             chunk = permutations[start:stop]
             (diagonal, forward, backward), products = _refitted_chunk(
                 model, chunk, rows=(train_rows[start:stop], test_rows[start:stop]), distance=distance,
-                chosen=None if chosen is None else chosen[start:stop], kernels=kernels, pearson=fold_model,
+                chosen=None if chosen is None else chosen[start:stop], kernels=kernels, pearson=test_targets,
                 split=boundary)
             margin = (diagonal[:, across[0], None] + diagonal[:, None, across[1]]
                       - forward - np.swapaxes(backward, 1, 2))
