@@ -26,8 +26,9 @@ grouped by passage, 10 alphas in logspace(-2, 6)) and times, in the same run:
 (f) the per-score inference ``fit_subject`` adds to (a), per direction: the K(K-1)/2 models
     trained without two folds that score the pairs across folds (``brainalign.fold_pairs``), and
     the refitted permutation null (``brainalign.refit_null``): the setup (each model's linear
-    maps) and, timed on ``--permutations`` permutations (default 20), the cost per permutation,
-    each as a ratio to (a).
+    maps) and, timed on ``--permutations`` permutations (default 20), the cost per permutation
+    (the null with and without the permutations alternate ``--inference-repeats`` times, default
+    3; medians subtracted), each as a ratio to (a).
 
 (a), (a0) and (b) run alternately, repeat by repeat, so that a change of the machine's load
 hits all three alike; the ratio (b) / (a) is reported median to median and repeat by repeat.
@@ -132,6 +133,8 @@ def main() -> None:
     parser.add_argument("--blas-threads", type=int, default=None, help="limit BLAS threads (default: BLAS's own)")
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive nested CV")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inference-repeats", type=int, default=3,
+                        help="repeats of (f)'s null with and without permutations (medians subtracted)")
     parser.add_argument("--permutations", type=int, default=20,
                         help="permutations of the refitted null timed in (f); 0 skips (f)")
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
@@ -208,7 +211,8 @@ def main() -> None:
 
         if args.permutations:
             for direction, (X, Y) in (("decoding", (voxels, embeddings)), ("encoding", (embeddings, voxels))):
-                time_inference(results, direction, X, Y, alphas, folds, groups, sessions, args.permutations, args.seed)
+                time_inference(results, direction, X, Y, alphas, folds, groups, sessions, args.permutations, args.seed,
+                               args.inference_repeats)
 
     report = markdown_table(results)
     print(report)
@@ -248,8 +252,13 @@ def time_against_baselines(entry, X, Y, alphas, folds, options, before, repeats)
     return ours.result[0], ours.median
 
 
-def time_inference(results, direction, X, Y, alphas, folds, groups, sessions, n_permutations, seed) -> None:
-    """Time (f): the pair models across folds and the refitted permutation null, as ratios to (a)."""
+def time_inference(results, direction, X, Y, alphas, folds, groups, sessions, n_permutations, seed,
+                   repeats) -> None:
+    """Time (f): the pair models across folds and the refitted permutation null, as ratios to (a).
+
+    The null's setup (no permutations) and the whole null alternate ``repeats`` times; the cost per
+    permutation is the difference of their medians over the permutations.
+    """
     predicted = cross_val_predict_ridge(X, Y, alphas, folds, groups=groups, sessions=sessions)
     within = standardise_by_training_folds(predicted, Y, folds, sessions)
     pair_seconds, _, _ = timed(
@@ -264,15 +273,17 @@ def time_inference(results, direction, X, Y, alphas, folds, groups, sessions, n_
         return refit_permutation_null(X, Y, alphas, folds, rows, masks=masks, groups=groups, sessions=labels,
                                       pearson=direction == "encoding")
 
-    # With no permutations the null only builds each model's linear maps: the setup.
-    setup_seconds, _, _ = timed(lambda: null(permutations[:0]), 1)
-    null_seconds, _, _ = timed(lambda: null(permutations), 1)
+    # With no permutations the null only builds each model's linear maps: the setup. The two
+    # alternate, so that the setup subtracted was timed under the same load (medians).
+    timings = alternating({"setup": lambda: null(permutations[:0]), "null": lambda: null(permutations)}, repeats)
+    setup_seconds, null_seconds = timings["setup"].median, timings["null"].median
     per_permutation = max(null_seconds - setup_seconds, 0.0) / n_permutations
     ours = results[direction]["ours"]["seconds"]
     results[direction]["inference"] = {
         "fold_pair_models_seconds": pair_seconds,
         "fold_pair_models_ratio_to_ours": pair_seconds / ours,
         "refit_null_permutations": n_permutations,
+        "refit_null_repeats": repeats,
         "refit_null_setup_seconds": setup_seconds,
         "refit_null_setup_ratio_to_ours": setup_seconds / ours,
         "refit_null_seconds": null_seconds,

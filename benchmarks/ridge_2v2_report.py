@@ -96,7 +96,8 @@ def markdown_table(results: dict) -> str:
                 f"({inference['refit_null_setup_ratio_to_ours']:.2f}x (a)), then "
                 f"{inference['refit_null_seconds_per_permutation']:.3f} s per permutation "
                 f"({inference['refit_null_per_permutation_ratio_to_ours']:.3f}x (a); "
-                f"{inference['refit_null_permutations']} timed), so 1000 permutations take "
+                f"{inference['refit_null_permutations']} timed, medians of {inference['refit_null_repeats']}), "
+                f"so 1000 permutations take "
                 f"{1000 * inference['refit_null_per_permutation_ratio_to_ours']:.0f}x (a)"
             )
     for direction in ("decoding", "encoding"):

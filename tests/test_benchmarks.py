@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,7 +27,7 @@ def run(script, tmp_path, *args):
 def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
     results, report = run(
         "ridge_2v2.py", tmp_path, "--voxels", "200", "--dims", "32", "--repeats", "1", "--skip-naive",
-        "--two-vs-two-repeats", "1", "--blas-threads", "1", "--permutations", "3",
+        "--two-vs-two-repeats", "1", "--blas-threads", "1", "--permutations", "3", "--inference-repeats", "2",
     )
     for direction in ("decoding", "encoding"):
         assert {"ours", "ours_before", "sklearn_ridgecv", "ours_per_target", "himalaya_kernelridgecv"} <= set(results[direction])
@@ -43,7 +45,11 @@ def test_ridge_benchmark_quick_mode_reports_every_method(tmp_path):
     assert "the time of the options of before" in report and "repeat by repeat" in report
     for direction in ("decoding", "encoding"):  # (f): the inference fit_subject adds, as ratios to (a)
         inference = results[direction]["inference"]
-        assert inference["refit_null_permutations"] == 3 and inference["refit_null_per_permutation_ratio_to_ours"] > 0
+        assert inference["refit_null_permutations"] == 3 and inference["refit_null_repeats"] == 2
+        # Medians of the null with and without the permutations, subtracted (never below 0).
+        difference = inference["refit_null_seconds"] - inference["refit_null_setup_seconds"]
+        assert inference["refit_null_setup_seconds"] > 0
+        assert inference["refit_null_seconds_per_permutation"] == pytest.approx(max(difference, 0.0) / 3)
         assert inference["fold_pair_models_ratio_to_ours"] > 0
     assert "per permutation" in report
 
