@@ -129,14 +129,22 @@ def batched_similarity(predicted: NDArray[np.float64], actual: NDArray[np.float6
         (:func:`similarity_matrix` refuses such rows; resampled nulls may produce them).
     """
     if distance == "euclidean":
-        squared = (
-            np.einsum("...ij,...ij->...i", predicted, predicted)[..., :, None]
-            + np.einsum("...ij,...ij->...i", actual, actual)[..., None, :]
-            - 2.0 * (predicted @ np.swapaxes(actual, -1, -2))
+        return euclidean_similarity(
+            np.einsum("...ij,...ij->...i", predicted, predicted)[..., :, None],
+            np.einsum("...ij,...ij->...i", actual, actual)[..., None, :],
+            predicted @ np.swapaxes(actual, -1, -2),
         )
-        return -np.sqrt(np.maximum(squared, 0.0))
     centre = distance == "correlation"
     return _unit_rows_of(predicted, centre) @ np.swapaxes(_unit_rows_of(actual, centre), -1, -2)
+
+
+def euclidean_similarity(
+    predicted_squared: NDArray[np.float64], actual_squared: NDArray[np.float64], inner: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``-||p - y||`` from ``||p||^2``, ``||y||^2`` and ``<p, y>`` (broadcast together): the
+    euclidean similarity of :func:`batched_similarity`, also for callers that have only the
+    products (round-off below 0 is clipped)."""
+    return -np.sqrt(np.maximum(predicted_squared + actual_squared - 2.0 * inner, 0.0))
 
 
 def split_similarity(
@@ -163,14 +171,11 @@ def split_similarity(
     if distance == "euclidean":
         predicted_squared = np.einsum("...ij,...ij->...i", predicted, predicted)
         actual_squared = np.einsum("...ij,...ij->...i", actual, actual)
-
-        def from_squares(squared: NDArray[np.float64]) -> NDArray[np.float64]:
-            return -np.sqrt(np.maximum(squared, 0.0))
-
-        diagonal = from_squares(predicted_squared + actual_squared - 2.0 * np.einsum("...ij,...ij->...i", predicted, actual))
+        diagonal = euclidean_similarity(predicted_squared, actual_squared,
+                                        np.einsum("...ij,...ij->...i", predicted, actual))
         forward, backward = (
-            from_squares(predicted_squared[..., rows, None] + actual_squared[..., None, columns]
-                         - 2.0 * (predicted[..., rows, :] @ np.swapaxes(actual[..., columns, :], -1, -2)))
+            euclidean_similarity(predicted_squared[..., rows, None], actual_squared[..., None, columns],
+                                 predicted[..., rows, :] @ np.swapaxes(actual[..., columns, :], -1, -2))
             for rows, columns in ((first, second), (second, first))
         )
         return diagonal, forward, backward

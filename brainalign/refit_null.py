@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from brainalign.fold_pairs import design_splits, standardised_columns
 from brainalign.held_out_models import HeldOutModel, Split, held_out_model
-from brainalign.metrics import batched_similarity, split_similarity
+from brainalign.metrics import batched_similarity, euclidean_similarity, split_similarity
 from brainalign.progress import ThrottledProgress
 from brainalign.ridge_groups import GroupBlocks
 from brainalign.stats import resample_chunks
@@ -263,7 +263,7 @@ def _similarity_from_products(
     """Similarities from the products ``<p, y>``, the predictions' squared norms and the targets' norms
     (broadcast together), by the formulas of :func:`brainalign.metrics.batched_similarity`."""
     if distance == "euclidean":
-        return -np.sqrt(np.maximum(squared + target_norms**2 - 2.0 * inner, 0.0))
+        return euclidean_similarity(squared, target_norms**2, inner)
     norms = np.sqrt(np.maximum(squared, 0.0)) * target_norms
     return inner / np.where(norms > 0, norms, 1.0)
 
