@@ -189,11 +189,14 @@ def _refitted_chunk(
     With ``kernels`` (:func:`_similarity_kernels`) the similarities need only n_train-sized
     products, never the (b, n_test, n_targets) predictions.
     """
+    train_rows, test_rows = rows
     if chosen is None:
         predicted, actual = refitted_predictions(model, permutations, per_target_alpha=True)
-        products = np.einsum("bit,bit->bt", standardised_columns(predicted), standardised_columns(actual))
-        return _similarity_parts(predicted, actual, distance, split), products if pearson is not None else None
-    train_rows, test_rows = rows
+        similarity = _similarity_parts(predicted, actual, distance, split)
+        if pearson is None:
+            return similarity, None
+        # The permuted targets are rows of the model's test targets, whose columns are already standardised.
+        return similarity, np.einsum("bit,bit->bt", standardised_columns(predicted), pearson[test_rows])
     predictors = _permuted_predictors(model, train_rows, chosen)
     training = model.targets[: model.train.size]
     if kernels is None:
