@@ -25,6 +25,7 @@ below chance.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -220,73 +221,70 @@ def fit_subject(
     rows, outcomes, margins = [], {}, {}
     # The exchangeable unit of every resampling test is the CV group; sessions are strata.
     units = {"groups": tuple(map(str, responses.groups)), "sessions": tuple(map(str, responses.sessions))}
-    n_fits, done = len(responses.rois) * len(layers) * len(settings.directions), 0
-    for roi, voxels in responses.rois.items():
-        for layer, representation in sorted(layers.items()):
-            for direction in settings.directions:
-                started = time.monotonic()
-                inputs, targets = (voxels, representation) if direction == "decoding" else (representation, voxels)
-                predicted, chosen = cross_val_predict_ridge(
-                    inputs,
-                    targets,
-                    settings.alphas,
-                    folds,
-                    per_target_alpha=settings.per_target_alpha,
-                    backend=settings.backend,
-                    device=settings.device,
-                    groups=responses.groups,
-                    sessions=responses.sessions,
-                    return_alphas=True,
-                )
-                if alphas_at_grid_edge(chosen, settings.alphas):
-                    logger.warning(
-                        "%s %s of subject %s, ROI %s, layer %s (%s/%s/%s): a chosen alpha sits at the edge of "
-                        "the grid ridge.alphas (%s; per fold: %s); widen the grid (at the upper edge this is also what "
-                        "an ROI without predictable signal gives: no alpha is then large enough, and it scores at chance)",
-                        responses.dataset, direction, responses.subject, roi, layer, model, task, method,
-                        ", ".join(f"{alpha:g}" for alpha in (min(settings.alphas), max(settings.alphas))),
-                        chosen_alphas_label(chosen),
-                    )
-                raw_targets = targets
-                predicted, targets = standardise_by_training_folds(predicted, targets, folds, responses.sessions)
-                blocks = fold_pair_blocks(
-                    inputs, raw_targets, settings.alphas, folds, (predicted, targets), distance=settings.distance,
-                    sessions=responses.sessions, per_target_alpha=settings.per_target_alpha,
-                    backend=settings.backend, device=settings.device, groups=responses.groups,
-                )
-                identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
-                metrics, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = scores_with_uncertainty(
-                    inputs, raw_targets, blocks, (predicted, targets), folds=folds, alphas=settings.alphas,
-                    distance=settings.distance, per_target_alpha=settings.per_target_alpha, statistics=statistics,
-                    seed=settings.seed, identity=identity, pearson=direction == "encoding", **units,
-                )
-                done += 1
-                headline = metrics[("2v2", "all")]
-                logger.info(
-                    "%s: 2v2 %.3f [%.3f, %.3f], p = %.3g (fit %d of %d, %.1f s)", fit_label(identity),
-                    headline["score"], headline["ci_low"], headline["ci_high"], headline["p_value"], done, n_fits,
-                    time.monotonic() - started,
-                )
-                for (metric, pairs), values in metrics.items():
-                    rows.append(
-                        {
-                            "direction": direction,
-                            "dataset": responses.dataset,
-                            "simulated": responses.simulated,
-                            "subject": responses.subject,
-                            "roi": roi,
-                            "n_voxels": voxels.shape[1],
-                            "n_stimuli": voxels.shape[0],
-                            "model": model,
-                            "task": task,
-                            "method": method,
-                            "layer": layer,
-                            "metric": metric,
-                            "pairs": pairs,
-                            **values,
-                            "alphas": chosen_alphas_label(chosen),
-                        }
-                    )
+    fits = list(itertools.product(responses.rois.items(), sorted(layers.items()), settings.directions))
+    for number, ((roi, voxels), (layer, representation), direction) in enumerate(fits, start=1):
+        started = time.monotonic()
+        inputs, targets = (voxels, representation) if direction == "decoding" else (representation, voxels)
+        predicted, chosen = cross_val_predict_ridge(
+            inputs,
+            targets,
+            settings.alphas,
+            folds,
+            per_target_alpha=settings.per_target_alpha,
+            backend=settings.backend,
+            device=settings.device,
+            groups=responses.groups,
+            sessions=responses.sessions,
+            return_alphas=True,
+        )
+        if alphas_at_grid_edge(chosen, settings.alphas):
+            logger.warning(
+                "%s %s of subject %s, ROI %s, layer %s (%s/%s/%s): a chosen alpha sits at the edge of "
+                "the grid ridge.alphas (%s; per fold: %s); widen the grid (at the upper edge this is also what "
+                "an ROI without predictable signal gives: no alpha is then large enough, and it scores at chance)",
+                responses.dataset, direction, responses.subject, roi, layer, model, task, method,
+                ", ".join(f"{alpha:g}" for alpha in (min(settings.alphas), max(settings.alphas))),
+                chosen_alphas_label(chosen),
+            )
+        raw_targets = targets
+        predicted, targets = standardise_by_training_folds(predicted, targets, folds, responses.sessions)
+        blocks = fold_pair_blocks(
+            inputs, raw_targets, settings.alphas, folds, (predicted, targets), distance=settings.distance,
+            sessions=responses.sessions, per_target_alpha=settings.per_target_alpha,
+            backend=settings.backend, device=settings.device, groups=responses.groups,
+        )
+        identity = (direction, responses.dataset, responses.subject, roi, model, task, method, layer)
+        metrics, outcomes[(direction, roi, layer)], margins[(direction, roi, layer)] = scores_with_uncertainty(
+            inputs, raw_targets, blocks, (predicted, targets), folds=folds, alphas=settings.alphas,
+            distance=settings.distance, per_target_alpha=settings.per_target_alpha, statistics=statistics,
+            seed=settings.seed, identity=identity, pearson=direction == "encoding", **units,
+        )
+        headline = metrics[("2v2", "all")]
+        logger.info(
+            "%s: 2v2 %.3f [%.3f, %.3f], p = %.3g (fit %d of %d, %.1f s)", fit_label(identity),
+            headline["score"], headline["ci_low"], headline["ci_high"], headline["p_value"], number, len(fits),
+            time.monotonic() - started,
+        )
+        for (metric, pairs), values in metrics.items():
+            rows.append(
+                {
+                    "direction": direction,
+                    "dataset": responses.dataset,
+                    "simulated": responses.simulated,
+                    "subject": responses.subject,
+                    "roi": roi,
+                    "n_voxels": voxels.shape[1],
+                    "n_stimuli": voxels.shape[0],
+                    "model": model,
+                    "task": task,
+                    "method": method,
+                    "layer": layer,
+                    "metric": metric,
+                    "pairs": pairs,
+                    **values,
+                    "alphas": chosen_alphas_label(chosen),
+                }
+            )
     return SubjectAlignment(
         pd.DataFrame(rows), tuple(responses.stimulus_ids), outcomes, margins, groups=units["groups"],
         sessions=units["sessions"],
