@@ -27,7 +27,6 @@ matrix or blocks across folds): the numbers behind the kernel-form threshold of 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -39,6 +38,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ridge_2v2 import make_problem  # noqa: E402
+from wallclock import alternating  # noqa: E402
 
 from brainalign.fold_pairs import design_splits, fold_strata  # noqa: E402
 from brainalign import refit_null as refit_null_module  # noqa: E402
@@ -60,15 +60,13 @@ def time_alpha_choice(models, permutations, repeats: int) -> dict:
     """Median seconds per permutation (all models) of the block and the entry-wise choice."""
     rows = [_local_rows(model, permutations)[0] for model in models]
     entry_wise = [replace(model, group_blocks=None) for model in models]
-    times: dict[str, list[float]] = {"blocks": [], "entries": []}
-    chosen: dict[str, list] = {}
-    for _ in range(repeats):
-        for name, variant in (("blocks", models), ("entries", entry_wise)):
-            start = time.perf_counter()
-            chosen[name] = [_pooled_alpha_choice(model, train_rows) for model, train_rows in zip(variant, rows)]
-            times[name].append((time.perf_counter() - start) / len(permutations))
-    same = all(np.array_equal(a, b) for a, b in zip(chosen["blocks"], chosen["entries"]))
-    blocks, entries = statistics.median(times["blocks"]), statistics.median(times["entries"])
+    timings = alternating(
+        {name: (lambda variant=variant: [_pooled_alpha_choice(model, train_rows) for model, train_rows in zip(variant, rows)])
+         for name, variant in (("blocks", models), ("entries", entry_wise))},
+        repeats,
+    )
+    same = all(np.array_equal(a, b) for a, b in zip(timings["blocks"].result, timings["entries"].result))
+    blocks, entries = (timings[name].median / len(permutations) for name in ("blocks", "entries"))
     return {"blocks_seconds": blocks, "entries_seconds": entries, "speedup": entries / blocks, "same_alphas": same}
 
 
@@ -84,14 +82,10 @@ def time_pair_similarity(X, Y, alphas, folds, groups, sessions, permutations, re
     kernels = _similarity_kernels(model, "correlation")
     ways = {f"{form}_{extent}": {"kernels": kernels if form == "kernel" else None, "split": split_at}
             for form in ("kernel", "direct") for extent, split_at in (("whole", None), ("across", boundary))}
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(repeats):
-        for name, way in ways.items():
-            start = time.perf_counter()
-            _refitted_chunk(model, permutations, **options, **way)
-            times[name].append(1e3 * (time.perf_counter() - start) / len(permutations))
+    timings = alternating({name: (lambda way=way: _refitted_chunk(model, permutations, **options, **way))
+                           for name, way in ways.items()}, repeats)
     return {"n_train": int(model.train.size), "n_test": int(model.test.size),
-            **{f"{name}_ms": statistics.median(values) for name, values in times.items()}}
+            **{f"{name}_ms": 1e3 * timing.median / len(permutations) for name, timing in timings.items()}}
 
 
 def grouped_problem(n_stimuli: int, group_size: int, n_sessions: int, n_voxels: int, n_dims: int, seed: int):
